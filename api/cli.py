@@ -1,0 +1,159 @@
+"""The ``planqa`` command: ask, list tasks, build the index, serve.
+
+Library errors become one-line messages here, at the edge; the exit code is 1 for them, 2 for usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from api.settings import Settings
+from rag.errors import PlanQAError
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _settings(**overrides: object) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    import time
+
+    from api.main import load_index_for
+    from api.schemas import AskResponse
+    from rag.answer import AnswerConfig, answer
+
+    index = load_index_for(settings)
+    started = time.perf_counter()
+    result = answer(index, args.question, AnswerConfig(top_k=settings.top_k), top_k=args.top_k)
+    elapsed = (time.perf_counter() - started) * 1000
+    if args.json:
+        print(AskResponse.of(result, elapsed).model_dump_json(indent=2))
+        return 0
+    print(result.text)
+    for c in result.citations:
+        print(f"\n【第{c.task}项】{c.title}（{c.section}）\n  {c.excerpt}\n  责任单位：{'、'.join(c.units)}")
+    return 0
+
+
+def cmd_tasks(args: argparse.Namespace, settings: Settings) -> int:
+    from index.store import corpus_title
+    from rag.parse import parse_plan
+
+    plan = parse_plan(settings.corpus.read_text(encoding="utf-8"), title=corpus_title(settings.corpus))
+    if args.json:
+        from api.schemas import TaskOut
+
+        print(json.dumps([TaskOut.of(t, plan.section_of(t)).model_dump() for t in plan.tasks], ensure_ascii=False))
+        return 0
+    print(plan.title)
+    for section in plan.sections:
+        print(f"\n{section.numeral}、{section.title}")
+        for t in section.tasks:
+            print(f"  {t.number:>3}. {t.title}  [{'、'.join(t.units)}]")
+    if plan.missing_tasks or plan.missing_sections:
+        print(f"\n缺失的任务编号: {list(plan.missing_tasks)}  缺失的部分: {list(plan.missing_sections)}")
+    return 0
+
+
+def cmd_index_build(args: argparse.Namespace, settings: Settings) -> int:
+    from tqdm import tqdm
+
+    from index.embeddings import load_embeddings
+    from index.store import build_index, corpus_title, load_index, sha256_text
+    from rag.errors import IndexCorruptError, IndexMissingError, IndexStaleError
+
+    corpus_path = Path(args.corpus) if args.corpus else settings.corpus
+    corpus = corpus_path.read_text(encoding="utf-8")
+    embeddings = load_embeddings(settings.embedding_model)
+    if args.if_needed:
+        try:
+            current = load_index(settings.index_dir, embeddings, corpus_sha256=sha256_text(corpus))
+            print(f"index up to date: {current.path}")
+            return 0
+        except (IndexMissingError, IndexStaleError, IndexCorruptError) as e:
+            print(f"rebuilding: {e}")
+    with tqdm(total=0, unit="句", desc="embedding", disable=args.quiet) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        index = build_index(corpus, corpus_title(corpus_path), settings.index_dir, embeddings, progress=progress)
+    m = index.manifest
+    print(f"built {index.path} ({m.chunks} sentences, {len(index.plan.tasks)} tasks, {m.model_id}, {m.dimension}-d)")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+
+    import uvicorn
+
+    # The app builds its own Settings from the environment: pass the overrides on that way.
+    os.environ["PLANQA_HOST"], os.environ["PLANQA_PORT"] = settings.host, str(settings.port)
+    uvicorn.run(
+        "api.main:app_factory",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=args.workers,
+        log_level="warning",
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="planqa", description="工作要点问答 PlanQA: cited answers about a work plan")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ask", help="answer a question, with citations")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the API's JSON")
+    p.add_argument("--top-k", type=int, default=None)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("tasks", help="list the plan's sections and tasks")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_tasks)
+
+    p = sub.add_parser("index", help="manage the index")
+    index_sub = p.add_subparsers(dest="index_command", required=True)
+    b = index_sub.add_parser("build", help="parse, embed and persist the corpus")
+    b.add_argument("--corpus", help="plan text file (default: PLANQA_CORPUS)")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
+    b.add_argument("--if-needed", action="store_true", help="only when the index is missing, stale or corrupt")
+    b.set_defaults(func=cmd_index_build)
+
+    p = sub.add_parser("serve", help="run the HTTP API")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, default=1)
+    p.set_defaults(func=cmd_serve)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `planqa tasks | head` ends quietly
+    args = build_parser().parse_args(argv)
+    try:
+        settings = _settings(host=getattr(args, "host", None), port=getattr(args, "port", None))
+        return int(args.func(args, settings))
+    except PlanQAError as e:
+        print(f"planqa: {e}", file=sys.stderr)
+        return 1
+    except ValueError as e:  # settings validation: names the variable to fix
+        print(f"planqa: invalid settings: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Error responses: one JSON shape, a Chinese-and-English message, the request id. Never a bare 500."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from rag.errors import (
+    IndexCorruptError,
+    IndexMissingError,
+    IndexStaleError,
+    InvalidQuestionError,
+    PlanQAError,
+)
+
+log = logging.getLogger("planqa.api")
+
+_HTTP_MESSAGES = {
+    404: "找不到该地址。Not found: see /docs for the API.",
+    405: "不支持该请求方法。Method not allowed: see /docs for the API.",
+    413: "请求内容过大。Request body too large.",
+}
+
+
+class ApiError(Exception):
+    """An error a route raises on purpose, with its status and bilingual message."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+
+
+def error_response(
+    request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    request_id = getattr(request.state, "request_id", None)
+    body = {"error": {"code": code, "message": message, "request_id": request_id}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _status_of(e: PlanQAError) -> tuple[int, str]:
+    if isinstance(e, InvalidQuestionError):
+        return 422, "invalid_question"
+    if isinstance(e, IndexMissingError | IndexStaleError | IndexCorruptError):
+        return 503, "index_unavailable"
+    return 400, "bad_request"
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "请求格式不正确，请检查参数。Invalid request: " + "; ".join(parts)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(request, exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(PlanQAError)
+    async def _planqa_error(request: Request, exc: PlanQAError) -> JSONResponse:
+        status, code = _status_of(exc)
+        return error_response(request, status, code, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(request, 422, "invalid_request", _validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        message = _HTTP_MESSAGES.get(exc.status_code, f"请求错误。{exc.detail}")
+        return error_response(request, exc.status_code, f"http_{exc.status_code}", message, exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"request_id": getattr(request.state, "request_id", None)})
+        return error_response(
+            request, 500, "internal_error", "服务内部错误，请联系管理员。Internal error: see the server log."
+        )

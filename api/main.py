@@ -1,0 +1,58 @@
+"""The FastAPI application: wiring only. Routes live in ``api/routes/``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.logs import configure_logging
+from api.middleware import RequestContextMiddleware
+from api.routes import ask, health, plan
+from api.settings import Settings, get_settings
+from index.embeddings import load_embeddings
+from index.store import PlanIndex, open_index
+
+log = logging.getLogger("planqa.api")
+
+
+def load_index_for(settings: Settings) -> PlanIndex:
+    """Load (or, when allowed, build) the index the settings describe."""
+    embeddings = load_embeddings(settings.embedding_model)
+    return open_index(settings.corpus, settings.index_dir, embeddings, rebuild=settings.rebuild_index)
+
+
+def create_app(settings: Settings | None = None, index: PlanIndex | None = None) -> FastAPI:
+    """The app. Give ``index`` to share one already loaded (tests); otherwise it loads at start-up."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if app.state.index is None:
+            app.state.index = load_index_for(settings)
+            log.info("index loaded", extra={"index_version": app.state.index.manifest.version})
+        yield
+
+    app = FastAPI(
+        title="PlanQA",
+        summary="工作要点问答：带出处的回答。Answers about a government work plan, with exact citations.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.index = index
+    app.add_middleware(RequestContextMiddleware, max_body=settings.max_request_bytes)
+    install_error_handlers(app)
+    for module in (ask, plan, health):
+        app.include_router(module.router)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """For ``uvicorn --factory api.main:app_factory``."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,38 @@
+"""POST /ask and GET /search."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from api.deps import IndexDep, SettingsDep
+from api.schemas import AskRequest, AskResponse, ErrorOut, SearchHitOut, SearchOut
+from rag.answer import MAX_QUESTION_CHARS, AnswerConfig, answer, validate_question
+from rag.retrieve import RetrievalConfig, Retriever, search
+
+router = APIRouter(tags=["ask"])
+_ERRORS: dict[int | str, dict[str, object]] = {422: {"model": ErrorOut}, 413: {"model": ErrorOut}}
+
+
+@router.post("/ask", response_model=AskResponse, responses=_ERRORS, summary="Answer a question with citations")
+def ask(body: AskRequest, index: IndexDep, settings: SettingsDep, request: Request) -> AskResponse:
+    started = time.perf_counter()
+    config = AnswerConfig(top_k=settings.top_k, max_question_chars=settings.max_question_chars)
+    result = answer(index, body.question, config, top_k=body.top_k)
+    request.state.log_fields = {"intent": result.intent.value, "found": result.found}
+    return AskResponse.of(result, (time.perf_counter() - started) * 1000)
+
+
+@router.get("/search", response_model=SearchOut, responses=_ERRORS, summary="Retrieval only (for debugging)")
+def search_plan(
+    index: IndexDep,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="查询")],
+    retriever: Retriever = Retriever.HYBRID,
+    k: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> SearchOut:
+    text = validate_question(q)
+    hits = search(index, text, RetrievalConfig(retriever=retriever))[:k]
+    titles = {t.number: t.title for t in index.plan.tasks}
+    return SearchOut(query=text, retriever=retriever.value, results=[SearchHitOut.of(h, titles[h.task]) for h in hits])

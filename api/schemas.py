@@ -1,0 +1,147 @@
+"""The API's request and response models: the only place pydantic meets the domain objects."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from rag.answer import MAX_QUESTION_CHARS
+from rag.types import Answer, Citation, Section, Task, TaskHit
+
+
+class AskRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"question": "谁负责近视防控?"}]})
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="问题（最多500字）")
+    top_k: int | None = Field(None, ge=1, le=20, description="How many citations at most")
+
+
+class CitationOut(BaseModel):
+    task: int
+    section: str
+    title: str
+    excerpt: str
+    units: list[str]
+    lead_unit: str | None
+    score: float
+
+    @classmethod
+    def of(cls, c: Citation) -> CitationOut:
+        return cls(
+            task=c.task,
+            section=c.section,
+            title=c.title,
+            excerpt=c.excerpt,
+            units=list(c.units),
+            lead_unit=c.lead_unit,
+            score=c.score,
+        )
+
+
+class AskResponse(BaseModel):
+    answer: str
+    found: bool
+    intent: str
+    citations: list[CitationOut]
+    elapsed_ms: float
+
+    @classmethod
+    def of(cls, a: Answer, elapsed_ms: float) -> AskResponse:
+        return cls(
+            answer=a.text,
+            found=a.found,
+            intent=a.intent.value,
+            citations=[CitationOut.of(c) for c in a.citations],
+            elapsed_ms=round(elapsed_ms, 2),
+        )
+
+
+class TaskOut(BaseModel):
+    number: int
+    section: int
+    section_title: str
+    title: str
+    text: str
+    sentences: list[str]
+    units: list[str]
+    lead_unit: str | None
+
+    @classmethod
+    def of(cls, t: Task, section: Section) -> TaskOut:
+        return cls(
+            number=t.number,
+            section=t.section,
+            section_title=f"{section.numeral}、{section.title}" if section.numeral else section.title,
+            title=t.title,
+            text=t.body,
+            sentences=list(t.sentences),
+            units=list(t.units),
+            lead_unit=t.lead_unit,
+        )
+
+
+class SectionOut(BaseModel):
+    number: int
+    numeral: str
+    title: str
+    tasks: list[int]
+
+
+class PlanOut(BaseModel):
+    title: str
+    sections: list[SectionOut]
+    tasks: list[TaskOut]
+    missing_tasks: list[int]
+    missing_sections: list[int]
+
+
+class UnitOut(BaseModel):
+    name: str
+    tasks: list[int]
+    lead_tasks: list[int]
+
+
+class UnitTasksOut(BaseModel):
+    unit: str
+    tasks: list[TaskOut]
+    lead_tasks: list[int]
+
+
+class SearchHitOut(BaseModel):
+    task: int
+    title: str
+    score: float
+    similarity: float
+    sentences: list[str]
+
+    @classmethod
+    def of(cls, h: TaskHit, title: str) -> SearchHitOut:
+        return cls(
+            task=h.task,
+            title=title,
+            score=round(h.score, 5),
+            similarity=round(h.similarity, 4),
+            sentences=[x.text for x in h.hits[:3]],
+        )
+
+
+class SearchOut(BaseModel):
+    query: str
+    retriever: str
+    results: list[SearchHitOut]
+
+
+class HealthOut(BaseModel):
+    status: str
+    index_version: str | None = None
+    model: str | None = None
+    tasks: int | None = None
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    request_id: str | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody

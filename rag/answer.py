@@ -1,0 +1,221 @@
+"""Answer composition: from an analysed question to a cited, verbatim answer.
+
+Every fact in an answer comes from the parsed plan: units and task numbers from its structure, excerpts
+quoted from its sentences. When the evidence is too weak the answer says the plan does not cover it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from index.store import PlanIndex
+from rag.errors import InvalidQuestionError
+from rag.query import analyze
+from rag.retrieve import RetrievalConfig, coverage, search
+from rag.text import fold, normalize, to_cn_numeral
+from rag.types import Answer, Citation, Intent, Plan, Query, Task, TaskHit
+from rag.units import collective_tasks, tasks_of, unit_names
+
+MAX_QUESTION_CHARS = 500
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    top_k: int = 3  # citations for who/fact answers
+    # Evidence needed to answer rather than say "not covered" (calibrated on eval/data dev questions):
+    min_coverage: float = 0.5  # share of the question's content words found in the best task
+    min_similarity: float = 0.86  # dense cosine, used when the question has no Chinese content words
+    strong_similarity: float = 0.90  # dense cosine that answers even with weak word overlap
+    max_question_chars: int = MAX_QUESTION_CHARS
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
+
+
+def validate_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
+    """The question stripped; InvalidQuestionError when empty or longer than ``max_chars`` characters."""
+    text = fold(question) if isinstance(question, str) else ""
+    if not text:
+        raise InvalidQuestionError("问题不能为空。The question is empty: ask something about the plan.")
+    if len(question) > max_chars:
+        raise InvalidQuestionError(
+            f"问题过长（{len(question)}字，上限{max_chars}字）。The question has {len(question)} characters; "
+            f"the limit is {max_chars}: shorten it."
+        )
+    return text
+
+
+def answer(index: PlanIndex, question: str, config: AnswerConfig | None = None, top_k: int | None = None) -> Answer:
+    """Answer ``question`` from the plan in ``index``."""
+    config = config or AnswerConfig()
+    question = validate_question(question, config.max_question_chars)
+    query = analyze(question, index.plan)
+    top_k = top_k or config.top_k
+    if query.intent is Intent.TASK:
+        return _task_answer(index.plan, query)
+    if query.intent is Intent.SECTION:
+        return _section_answer(index.plan, query)
+    if query.intent is Intent.REVERSE:
+        return _reverse_answer(index.plan, query)
+    return _retrieved_answer(index, query, config, top_k)
+
+
+def citation(plan: Plan, task: Task, excerpt: str, score: float = 1.0) -> Citation:
+    section = plan.section_of(task)
+    section_label = f"{section.numeral}、{section.title}" if section.numeral else section.title
+    return Citation(
+        task=task.number,
+        section=section_label,
+        title=task.title,
+        excerpt=excerpt,
+        units=task.units,
+        lead_unit=task.lead_unit,
+        score=round(float(score), 4),
+    )
+
+
+def units_phrase(task: Task) -> str:
+    """``体卫艺科（牵头）、教育评估监测中心、基教科；各县区教育行政部门、市直学校``."""
+    if not task.units:
+        return "（计划未列出责任单位）"
+    bureau = list(task.units[: task.bureau_units]) or list(task.units[:1])
+    local = list(task.units[len(bureau) :])
+    bureau[0] = f"{bureau[0]}（牵头）"
+    return "、".join(bureau) + ("；" + "、".join(local) if local else "")
+
+
+def _task_answer(plan: Plan, query: Query) -> Answer:
+    number = query.task_number or 0
+    task = plan.task(number)
+    if task is None:
+        return Answer(query.text, f"本计划没有第{number}项任务。{_numbering(plan)}", False, Intent.TASK)
+    section = plan.section_of(task)
+    text = f"第{task.number}项（{section.numeral}、{section.title}）：{task.title}。\n责任单位：{units_phrase(task)}"
+    return Answer(query.text, text, True, Intent.TASK, (citation(plan, task, task.body),))
+
+
+def _section_answer(plan: Plan, query: Query) -> Answer:
+    number = query.section_number or 0
+    section = plan.section(number)
+    if section is None or number == 0:
+        present = "、".join(s.numeral for s in plan.sections if s.numeral)
+        missing = "、".join(to_cn_numeral(n) for n in plan.missing_sections)
+        gap = f"（计划中缺第{missing}部分）" if missing else ""
+        text = f"本计划没有第{to_cn_numeral(number) if number < 100 else number}部分。计划的部分为：{present}{gap}。"
+        return Answer(query.text, text, False, Intent.SECTION)
+    lines = [f"第{section.numeral}部分：{section.title}。共{len(section.tasks)}项任务："]
+    lines += [f"{t.number}. {t.title}（{t.lead_unit or '未列责任单位'}牵头）" for t in section.tasks]
+    cites = tuple(citation(plan, t, t.title) for t in section.tasks)
+    return Answer(query.text, "\n".join(lines), True, Intent.SECTION, cites)
+
+
+def _reverse_answer(plan: Plan, query: Query) -> Answer:
+    if not query.units:
+        known = "、".join(unit_names(plan))
+        text = f"计划中没有“{query.unknown_unit}”。计划列出的责任单位有：{known}。"
+        return Answer(query.text, text, False, Intent.REVERSE)
+    lines: list[str] = []
+    cites: list[Citation] = []
+    for unit in query.units:
+        assignments = tasks_of(plan, unit)
+        led = sum(a.lead for a in assignments)
+        lines.append(f"{unit}参与{len(assignments)}项任务，其中牵头{led}项：")
+        for a in assignments:
+            role = "牵头" if a.lead else "配合"
+            lines.append(f"第{a.task.number}项 {a.task.title}（{role}）")
+            if all(c.task != a.task.number for c in cites):
+                cites.append(citation(plan, a.task, a.task.title))
+        named = {a.task.number for a in assignments}
+        for task, token in collective_tasks(plan):
+            if task.number not in named and unit in task.units[: task.bureau_units] + tuple(unit_names(plan)):
+                lines.append(f"另：第{task.number}项 {task.title} 由“{token}”共同负责。")
+    return Answer(query.text, "\n".join(lines), bool(cites), Intent.REVERSE, tuple(cites))
+
+
+def _retrieved_answer(index: PlanIndex, query: Query, config: AnswerConfig, top_k: int) -> Answer:
+    plan = index.plan
+    hits = search(index, query.normalized, config.retrieval)
+    terms = index.tokenizer.words(query.topic or query.normalized)
+    ranked = [(h, coverage(terms, normalize(_task(plan, h).text))) for h in hits]
+    if not ranked or not _supported(ranked[0], terms, config):
+        return _not_covered(plan, query)
+    top, top_coverage = ranked[0]
+    task = _task(plan, top)
+    excerpt = _excerpt(top, terms)
+    cites = [citation(plan, task, excerpt, top.score)]
+    for hit, cov in ranked[1:]:
+        if len(cites) >= top_k:
+            break
+        if cov >= config.min_coverage or not terms:
+            cites.append(citation(plan, _task(plan, hit), _excerpt(hit, terms), hit.score))
+
+    if query.intent is Intent.WHO:
+        head = f"「{query.topic}」" if query.topic and len(query.topic) <= 20 else "此项工作"
+        text = f"{head}见第{task.number}项“{task.title}”，责任单位：{units_phrase(task)}。\n原文：{excerpt}"
+        also = [
+            c for (h, cov), c in zip(ranked[1:], cites[1:], strict=False) if terms and cov >= top_coverage - 1e-9
+        ]
+        if also:
+            text += "\n另见：" + "；".join(f"第{c.task}项（{c.lead_unit or '未列责任单位'}牵头）" for c in also)
+    else:
+        text = f"第{task.number}项“{task.title}”：{excerpt}"
+    return Answer(query.text, text, True, query.intent, tuple(cites))
+
+
+def _supported(top: tuple[TaskHit, float], terms: list[str], config: AnswerConfig) -> bool:
+    hit, cov = top
+    if hit.similarity >= config.strong_similarity:
+        return True
+    if not terms:  # e.g. an English question: only the dense model can judge
+        return hit.similarity >= config.min_similarity
+    return cov >= config.min_coverage
+
+
+def _excerpt(hit: TaskHit, terms: list[str]) -> str:
+    """The task's sentence that best matches the question, verbatim; a second one only if it adds words.
+
+    Sentences are ranked by how many of the question's words they contain, then by retrieval score.
+    """
+    ranked = sorted(hit.hits, key=lambda h: (-coverage(terms, normalize(h.text)), -h.score))
+    chosen = [ranked[0]]
+    missing = [t for t in terms if t not in normalize(ranked[0].text)]
+    for h in ranked[1:]:
+        if missing and any(t in normalize(h.text) for t in missing):
+            chosen.append(h)
+            break
+    return "".join(h.text for h in sorted(chosen, key=lambda h: h.sentence))
+
+
+def _not_covered(plan: Plan, query: Query) -> Answer:
+    about = f"“{query.topic}”" if query.topic and len(query.topic) <= 20 else "这个问题"
+    name = f"《{plan.title}》" if plan.title else "本工作计划"
+    text = f"抱歉，{name}中没有关于{about}的内容，无法回答。可以问计划中的任务和责任单位，例如“谁负责近视防控？”。"
+    return Answer(query.text, text, False, Intent.OUT_OF_SCOPE)
+
+
+def _numbering(plan: Plan) -> str:
+    numbers = [t.number for t in plan.tasks]
+    runs: list[str] = []
+    start = prev = numbers[0]
+    for n in numbers[1:] + [None]:  # type: ignore[list-item]
+        if n != (prev or 0) + 1:
+            runs.append(f"{start}–{prev}" if start != prev else f"{start}")
+            start = n
+        prev = n
+    gaps = plan.missing_tasks
+    gap_text = f"（缺第{_ranges(gaps)}项）" if gaps else ""
+    return f"计划中的任务编号为第{'、'.join(runs)}项{gap_text}。"
+
+
+def _ranges(numbers: tuple[int, ...]) -> str:
+    out: list[str] = []
+    for n in numbers:
+        if out and n == int(out[-1].split("–")[-1]) + 1:
+            out[-1] = f"{out[-1].split('–')[0]}–{n}"
+        else:
+            out.append(str(n))
+    return "、".join(out)
+
+
+def _task(plan: Plan, hit: TaskHit) -> Task:
+    task = plan.task(hit.task)
+    assert task is not None, f"the index names task {hit.task}, which the plan lacks"
+    return task

@@ -1,0 +1,36 @@
+"""PlanQA's errors. Each message says what went wrong and what to do next.
+
+The CLI and the API translate these at the edge; library code raises them and never swallows them.
+"""
+
+
+class PlanQAError(Exception):
+    """Base class for every error PlanQA raises on purpose."""
+
+
+class PlanParseError(PlanQAError):
+    """The text does not look like a work plan (no numbered sections or tasks)."""
+
+
+class InvalidQuestionError(PlanQAError):
+    """The question is empty or too long."""
+
+
+class IndexMissingError(PlanQAError):
+    """No index has been built at the configured location."""
+
+
+class IndexStaleError(PlanQAError):
+    """The index was built from another corpus, model or parser version."""
+
+
+class IndexCorruptError(PlanQAError):
+    """An index file is unreadable or does not match its manifest."""
+
+
+class UnknownModelError(PlanQAError):
+    """The embedding model setting names no known backend or model."""
+
+
+class MissingDependencyError(PlanQAError):
+    """An optional backend was chosen but its extra is not installed."""

@@ -1,0 +1,167 @@
+"""Parse a work plan (工作要点) into the typed document model.
+
+The plans of this family look like this (one paragraph per line):
+
+    摘要                                                        ← noise: a repeated abstract
+    2021年是中国共产党成立100周年,…                              ← preamble
+    一、深入学习宣传贯彻习近平新时代中国特色社会主义思想…              ← section
+    1.切实强化思想理论武装。认真学习领会…。(责任单位:宣教科、组织人事科,各县区教育行政部门、市直学校)
+    中国教育信息订阅号二维码                                      ← noise: a footer
+
+Nothing here knows this particular plan: numbers, gaps and units all come from the text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from rag.errors import PlanParseError
+from rag.text import CN_NUMERAL_CHARS, parse_cn_number, split_sentences
+from rag.types import Plan, Section, Task
+
+PARSER_VERSION = "1"
+
+# A section heading: "四、着力构建优质均衡的教育公共服务体系" (a Chinese numeral, then 、 or a dot).
+_SECTION = re.compile(rf"^([{CN_NUMERAL_CHARS}]{{1,4}})\s*[、.．]\s*(\S.*)$")
+# A task: "12.全力推动城乡义务教育一体化发展。…" (digits, then . ． or 、, and no digit after it: not "1.5亿").
+_TASK = re.compile(r"^([0-9０-９]{1,3})\s*[.．、]\s*(?![0-9０-９])(\S.*)$")
+# The closing note: "(责任单位:基教科、计财科,各县区教育行政部门)" in half- or full-width brackets and colon.
+_UNITS = re.compile(r"[(（]\s*((?:责任|牵头|承办)(?:单位|部门|处室)\s*[:：]\s*([^()（）]*?))\s*[)）]\s*$")
+# Units are listed with 、 inside a group; a comma separates the bureau's departments from local units.
+_GROUP_SEP = re.compile(r"[,，;；]")
+_UNIT_SEP = re.compile(r"[、/]")
+# Lines that are page furniture, not plan text: QR codes, subscription footers, editor credits.
+_NOISE = re.compile(r"二维码|订阅号|服务号|公众号|扫一扫|长按识别|关注我们|责任编辑|打印本页|关闭窗口|分享到")
+# An abstract heading on a line of its own, and abstracts cut short with an ellipsis.
+_ABSTRACT = re.compile(r"^(摘\s*要|内容摘要|导读)[:：]?$")
+_TRUNCATED = re.compile(r"(\.\.\.|…)$")
+
+
+@dataclass
+class _TaskDraft:
+    number: int
+    section: int
+    body: str
+    note: str = ""
+    units: list[str] = field(default_factory=list)
+    bureau_units: int = 0
+
+
+def parse_plan(text: str, title: str = "") -> Plan:
+    """Parse the plan's text. Raises PlanParseError when no numbered task can be found."""
+    lines = [line.strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [line for line in lines if line]
+
+    preamble: list[str] = []
+    dropped: list[str] = []
+    sections: list[tuple[int, str, str]] = []  # number, numeral, title
+    drafts: list[_TaskDraft] = []
+    current_section = 0
+
+    for line in lines:
+        if _NOISE.search(line) or _ABSTRACT.match(line):
+            dropped.append(line)
+            continue
+        if m := _SECTION.match(line):
+            number = parse_cn_number(m.group(1))
+            if number is not None and number > 0:
+                current_section = number
+                sections.append((number, m.group(1), m.group(2).strip()))
+                continue
+        if m := _TASK.match(line):
+            number = int(unicodedata.normalize("NFKC", m.group(1)))
+            if number > 0:
+                draft = _TaskDraft(number=number, section=current_section, body=m.group(2).strip())
+                _take_units(draft)
+                drafts.append(draft)
+                continue
+        if drafts and not drafts[-1].note and drafts[-1].section == current_section:
+            # A paragraph that continues a task, or its units note on a line of its own.
+            drafts[-1].body += line
+            _take_units(drafts[-1])
+        elif not drafts and not sections:
+            preamble.append(line)
+        else:
+            dropped.append(line)
+
+    if not drafts:
+        raise PlanParseError(
+            "找不到编号任务（如“1.切实强化思想理论武装。…”）。No numbered tasks found: "
+            "is this a work plan with lines like '1.Title。Body…(责任单位:…)'?"
+        )
+    numbers = [d.number for d in drafts]
+    duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
+    if duplicates:
+        raise PlanParseError(
+            f"任务编号重复：{duplicates}。Task numbers repeat ({duplicates}); PlanQA cites tasks by number, "
+            "so each number must be unique in the plan."
+        )
+
+    kept_preamble, dropped_preamble = _clean_preamble(preamble)
+    dropped = dropped_preamble + dropped
+
+    section_objs = []
+    if any(d.section == 0 for d in drafts):
+        sections.insert(0, (0, "", ""))
+    for number, numeral, section_title in sections:
+        tasks = tuple(_build_task(d) for d in drafts if d.section == number)
+        section_objs.append(Section(number=number, numeral=numeral, title=section_title, tasks=tasks))
+
+    section_numbers = {s[0] for s in sections if s[0] > 0}
+    return Plan(
+        title=title,
+        preamble="\n".join(kept_preamble),
+        sections=tuple(section_objs),
+        missing_tasks=_gaps(set(numbers)),
+        missing_sections=_gaps(section_numbers),
+        dropped=tuple(dropped),
+    )
+
+
+def _take_units(draft: _TaskDraft) -> None:
+    """Move a closing 责任单位 note out of the body into the unit list."""
+    m = _UNITS.search(draft.body)
+    if not m:
+        return
+    draft.note = m.group(1)
+    draft.body = draft.body[: m.start()].rstrip()
+    groups = [g for g in _GROUP_SEP.split(m.group(2)) if g.strip()]
+    units_by_group = [[u.strip() for u in _UNIT_SEP.split(g) if u.strip()] for g in groups]
+    draft.units = [u for group in units_by_group for u in group]
+    draft.bureau_units = len(units_by_group[0]) if units_by_group else 0
+
+
+def _build_task(draft: _TaskDraft) -> Task:
+    sentences = tuple(split_sentences(draft.body))
+    first = sentences[0] if sentences else draft.body
+    return Task(
+        number=draft.number,
+        section=draft.section,
+        title=first.rstrip("。！？!?").strip(),
+        body=draft.body,
+        sentences=sentences,
+        units=tuple(draft.units),
+        bureau_units=draft.bureau_units,
+        units_note=draft.note,
+    )
+
+
+def _clean_preamble(paragraphs: list[str]) -> tuple[list[str], list[str]]:
+    """Keep the opening paragraphs once: drop ones cut short with “...” and ones repeated inside a longer one."""
+    kept, dropped = [], []
+    for i, p in enumerate(paragraphs):
+        others = paragraphs[:i] + paragraphs[i + 1 :]
+        repeated = any(p in o and (len(o) > len(p) or j < i) for j, o in enumerate(others))
+        if _TRUNCATED.search(p) or repeated:
+            dropped.append(p)
+        else:
+            kept.append(p)
+    return kept, dropped
+
+
+def _gaps(numbers: set[int]) -> tuple[int, ...]:
+    if not numbers:
+        return ()
+    return tuple(n for n in range(1, max(numbers)) if n not in numbers)

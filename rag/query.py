@@ -1,0 +1,99 @@
+"""Query analysis: what kind of question this is, and what it is about."""
+
+from __future__ import annotations
+
+import re
+
+from rag.text import CN_NUMERAL_CHARS, normalize, parse_cn_number
+from rag.types import Intent, Plan, Query
+from rag.units import UNIT_LIKE, find_units, unit_names
+
+_NUM = rf"([0-9]{{1,3}}|[{CN_NUMERAL_CHARS}]{{1,4}})"
+# 第12项 / 第十二条 / 第12个任务 / 任务12 / task 12 (but not 第37个教师节, 第三届, 第四期).
+_TASK_REF = re.compile(
+    rf"第\s*{_NUM}\s*(?:项|条|号|个(?=任务|事项|工作))|(?:任务|事项)\s*{_NUM}(?![0-9年届期])"
+    r"|\b(?:task|item)\s*#?\s*([0-9]{1,3})\b|^\s*([0-9]{1,3})\s*[.、]?\s*$",
+    re.IGNORECASE,
+)
+# 第五部分 / 第四章 / 四、 / part 4.
+_SECTION_REF = re.compile(
+    rf"第\s*{_NUM}\s*(?:部分|章|篇|大项|板块|大类|大部分)|^\s*([{CN_NUMERAL_CHARS}]{{1,3}})、\s*$"
+    r"|\b(?:part|section)\s*([0-9]{1,2})\b",
+    re.IGNORECASE,
+)
+# Asking who: 谁负责 / 哪个科室 / 归谁管 / 责任单位 / 找哪个部门 / 谁在抓 / who is responsible.
+_WHO = re.compile(
+    r"谁|哪(?:个|些|一个|家)?(?:科室|部门|单位|处室|科|处|机构)|什么(?:科室|部门|单位|机构)"
+    r"|(?:责任|牵头|负责|主管|承办)(?:单位|部门|科室)|归.{0,4}管|由哪|找哪"
+    r"|\bwho\b|\bwhich\s+(?:department|office|unit|section|division)|\bresponsible\b|\bin charge\b",
+    re.IGNORECASE,
+)
+# Asking what a unit does: 基教科负责哪些任务 / 师资科管什么 / 计财科牵头几项 / 体卫艺科的职责.
+_REVERSE = re.compile(
+    r"(?:负责|管|牵头|承担|参与|涉及|主抓|分管|抓).{0,3}(?:哪些|什么|几项|多少|哪几|啥)"
+    r"|(?:的|有)(?:哪些|什么)?(?:任务|工作|职责|事项)|职责|哪些任务|什么任务|几项"
+)
+_TASK_WORDS = re.compile(r"任务|工作|职责|事项|事情|事")
+# Words that frame a question but carry no topic; removed to leave what it is about.
+_FRAME = re.compile(
+    r"请问|我想(?:知道|问问?|了解)|想问一下|想了解|麻烦问下|你好|您好|一下|"
+    r"由谁|谁(?:来)?(?:负责|在抓|主抓|牵头|管理?|分管|主管)?|归(?:哪个|哪些)?(?:科室|部门|单位)?谁?管|"
+    r"(?:应该|该|要)?找哪(?:个|些|一个)?(?:科室|部门|单位|处室)?|哪(?:个|些|一个|家)?(?:科室|部门|单位|处室|科|处|机构)|"
+    r"什么(?:科室|部门|单位|机构)|(?:责任|牵头|负责|主管|承办)(?:单位|部门|科室)|"
+    r"是什么|是啥|有哪些|有什么|有啥|是多少|多少|怎么样|怎么|怎样|如何|哪些|什么|几项|"
+    r"负责|牵头|[吗呢呀啊吧嘛]|[?？!！。,，、:：;；\s]+"
+)
+
+
+def analyze(question: str, plan: Plan) -> Query:
+    """Classify ``question`` and extract its task or section number, units and topic."""
+    text = normalize(question)
+    names = unit_names(plan)
+
+    if m := _SECTION_REF.search(text):
+        number = _first_number(m)
+        if number is not None:
+            return Query(question, text, Intent.SECTION, section_number=number)
+    if m := _TASK_REF.search(text):
+        number = _first_number(m)
+        if number is not None:
+            return Query(question, text, Intent.TASK, task_number=number)
+
+    units = tuple(find_units(text, names))
+    wants_who = bool(_WHO.search(text))
+    wants_tasks = bool(_REVERSE.search(text))
+    # What is left once the units and the asking-for-tasks words are gone: "基教科负责近视防控吗" → 近视防控.
+    remainder = _REVERSE.sub(" ", text)
+    for u in units:
+        remainder = remainder.replace(u, " ")
+    rest = _topic(_TASK_WORDS.sub(" ", remainder))
+
+    if units and not (rest and wants_who) and (wants_tasks or not rest):
+        return Query(question, text, Intent.REVERSE, units=units, topic=rest)
+    if units and rest and re.search(r"负责|牵头|主管|分管|管", text):
+        wants_who = True  # "基教科负责近视防控吗?": who is responsible for the topic, checked against the plan
+    if not units and wants_tasks and not wants_who:
+        unknown = _unknown_unit(text)
+        if unknown:
+            return Query(question, text, Intent.REVERSE, unknown_unit=unknown, topic=rest)
+    intent = Intent.WHO if wants_who else Intent.FACT
+    return Query(question, text, intent, units=units, topic=_topic(text))
+
+
+def _topic(text: str) -> str:
+    topic = _FRAME.sub(" ", text)
+    topic = re.sub(r"(?:^|\s)[的是在归管了]+|[的是在归管了]+(?:\s|$)", " ", topic)
+    return re.sub(r"\s+", " ", topic).strip()
+
+
+def _unknown_unit(text: str) -> str | None:
+    cleaned = re.sub(r"^(?:请问|我想知道|想问一下|你好|您好)", "", text)
+    m = UNIT_LIKE.match(cleaned.strip())
+    return m.group(1) if m else None
+
+
+def _first_number(m: re.Match[str]) -> int | None:
+    for group in m.groups():
+        if group:
+            return parse_cn_number(group)
+    return None

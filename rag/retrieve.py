@@ -1,0 +1,98 @@
+"""Hybrid retrieval over sentence chunks, grouped by task (parent-document retrieval).
+
+Three rankings of the plan's sentences — dense (FAISS inner product over normalised vectors), BM25 over jieba
+words and BM25 over character bigrams — are fused with reciprocal-rank fusion. A keyword ranking with no
+term in common with the question is dropped rather than fused, so an English question is not steered by
+noise. Sentences are then grouped by the task they belong to: the task is the unit of citation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from index.keyword import char_bigrams
+from index.store import PlanIndex
+from rag.text import normalize
+from rag.types import Hit, TaskHit
+
+
+class Retriever(StrEnum):
+    HYBRID = "hybrid"
+    DENSE = "dense"
+    BM25 = "bm25"
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    retriever: Retriever = Retriever.HYBRID
+    rrf_k: int = 60  # the usual RRF constant: dampens the weight of the very top ranks
+    candidates: int = 50  # sentences each ranking contributes
+    dense_weight: float = 1.0
+    words_weight: float = 1.0
+    bigrams_weight: float = 1.0
+
+
+def search(index: PlanIndex, question: str, config: RetrievalConfig | None = None) -> list[TaskHit]:
+    """Tasks relevant to ``question``, best first, each with its matching sentences best first."""
+    config = config or RetrievalConfig()
+    text = normalize(question)
+    n = len(index.chunks)
+    if n == 0 or not text:
+        return []
+    k = min(config.candidates, n)
+    rankings: list[tuple[float, list[int]]] = []
+    similarity = np.zeros(n, dtype=np.float32)
+
+    if config.retriever in (Retriever.HYBRID, Retriever.DENSE):
+        vector = index.embeddings.encode([text], is_query=True)
+        scores, ids = index.dense.search(vector, n)
+        similarity[ids[0]] = scores[0]
+        rankings.append((config.dense_weight, [int(i) for i in ids[0][:k]]))
+    if config.retriever in (Retriever.HYBRID, Retriever.BM25):
+        for weight, bm25, terms in (
+            (config.words_weight, index.words, index.tokenizer.words(text)),
+            (config.bigrams_weight, index.bigrams, char_bigrams(text)),
+        ):
+            scores = bm25.scores(terms)
+            ranked = [int(i) for i in np.argsort(-scores, kind="stable")[:k] if scores[i] > 0]
+            if ranked:  # no overlap at all: leave this ranking out
+                rankings.append((weight, ranked))
+
+    fused: dict[int, float] = {}
+    for weight, ranked in rankings:
+        for rank, chunk_id in enumerate(ranked):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight / (config.rrf_k + rank + 1)
+
+    by_task: dict[int, list[Hit]] = {}
+    for chunk_id, score in sorted(fused.items(), key=lambda kv: -kv[1]):
+        chunk = index.chunks[chunk_id]
+        by_task.setdefault(chunk.task, []).append(Hit(chunk.task, chunk.sentence, chunk.text, score))
+    task_similarity: dict[int, float] = {}
+    for i, chunk in enumerate(index.chunks):
+        task_similarity[chunk.task] = max(task_similarity.get(chunk.task, -1.0), float(similarity[i]))
+    hits = [
+        TaskHit(task=task, score=task_hits[0].score, hits=tuple(task_hits), similarity=task_similarity[task])
+        for task, task_hits in by_task.items()
+    ]
+    return sorted(hits, key=lambda h: -h.score)
+
+
+def coverage(terms: list[str], text: str) -> float:
+    """Share of ``terms`` found in ``text``; a long term not found whole earns the share of its bigrams found.
+
+    ``["近视", "防控"]`` against task 8's text → 1.0; ``["高考", "分数线"]`` against a plan that mentions 高考
+    but no 分数线 → 0.5. Returns 0.0 for no terms.
+    """
+    if not terms:
+        return 0.0
+    total = 0.0
+    for term in terms:
+        if term in text:
+            total += 1.0
+        elif len(term) > 2:
+            grams = char_bigrams(term)
+            total += 0.5 * sum(g in text for g in grams) / len(grams) if grams else 0.0
+    return total / len(terms)

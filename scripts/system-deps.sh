@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Debian packages the test suite needs: Chromium for the browser tests (never `playwright install`:
+# it downloads a browser, which fails without internet). Installs as root; otherwise says what to run.
+set -euo pipefail
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+else
+  echo "system-deps: missing ${need[*]}; run: sudo apt-get install -y ${need[*]}" >&2
+fi

@@ -1,0 +1,118 @@
+"""Shared fixtures: the real plan, the real embedding model, a real index, the app, a live server."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.settings import DEFAULT_CORPUS, ROOT, Settings
+from index.embeddings import PlanQAEmbeddings, load_embeddings
+from index.store import PlanIndex, build_index, corpus_title
+from rag.parse import parse_plan
+from rag.types import Plan
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def corpus_text() -> str:
+    return DEFAULT_CORPUS.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def plan(corpus_text: str) -> Plan:
+    return parse_plan(corpus_text, title=corpus_title(DEFAULT_CORPUS))
+
+
+@pytest.fixture(scope="session")
+def embeddings() -> PlanQAEmbeddings:
+    return load_embeddings()
+
+
+@pytest.fixture(scope="session")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("index")
+
+
+@pytest.fixture(scope="session")
+def plan_index(corpus_text: str, index_dir: Path, embeddings: PlanQAEmbeddings) -> PlanIndex:
+    """The bundled plan, indexed once for the whole session with the real model."""
+    return build_index(corpus_text, corpus_title(DEFAULT_CORPUS), index_dir, embeddings)
+
+
+@pytest.fixture(scope="session")
+def settings(index_dir: Path, plan_index: PlanIndex) -> Settings:
+    return Settings(index_dir=index_dir, rebuild_index=False)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, plan_index: PlanIndex):  # type: ignore[no-untyped-def]
+    return create_app(settings, index=plan_index)
+
+
+@pytest.fixture(scope="session")
+def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    with TestClient(app) as c:
+        yield c
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(env: dict[str, str], workers: int = 1, timeout: float = 60.0) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``planqa serve`` (a real uvicorn) on a free loopback port; wait until /health says ok."""
+    port = free_port()
+    full_env = {**os.environ, **env, "PLANQA_HOST": "127.0.0.1", "PLANQA_PORT": str(port)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "serve", "--workers", str(workers)],
+        cwd=ROOT,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{out}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("server did not become healthy in time")
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="session")
+def live_server(index_dir: Path, plan_index: PlanIndex) -> Iterator[str]:
+    """A real uvicorn server on loopback serving the session's index; yields its base URL."""
+    proc, url = start_server({"PLANQA_INDEX_DIR": str(index_dir), "PLANQA_REBUILD_INDEX": "false"})
+    try:
+        yield url
+    finally:
+        stop_server(proc)
