@@ -137,6 +137,12 @@ class Citation:
     score: float
 
 
+class AnswerMode(StrEnum):
+    EXTRACTIVE = "extractive"  # composed from the plan (the default; no LLM configured or none needed)
+    LLM = "llm"  # written by the LLM over the retrieved tasks, and passed the grounding checks
+    LLM_REJECTED = "llm_rejected"  # the LLM was asked but its answer failed a check or timed out: extractive
+
+
 @dataclass(frozen=True)
 class Answer:
     question: str
@@ -144,3 +150,5 @@ class Answer:
     found: bool
     intent: Intent
     citations: tuple[Citation, ...] = field(default_factory=tuple)
+    mode: AnswerMode = AnswerMode.EXTRACTIVE
+    mode_reason: str | None = None  # why an LLM answer was rejected, e.g. "uncited_task:12", "timeout"
