@@ -13,6 +13,7 @@ from api.logs import configure_logging
 from api.middleware import RequestContextMiddleware
 from api.routes import ask, health, plan
 from api.settings import Settings, get_settings
+from api.wechat import routes as wechat
 from index.embeddings import load_embeddings
 from index.store import PlanIndex, open_index
 
@@ -46,7 +47,7 @@ def create_app(settings: Settings | None = None, index: PlanIndex | None = None)
     app.state.index = index
     app.add_middleware(RequestContextMiddleware, max_body=settings.max_request_bytes)
     install_error_handlers(app)
-    for module in (ask, plan, health):
+    for module in (ask, plan, health, wechat):
         app.include_router(module.router)
     return app
 

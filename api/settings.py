@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from api.wechat.crypto import decode_aes_key
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT / "data" / "pingxiang-2021-education-work-plan.txt"
@@ -27,6 +29,33 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(500, ge=1, le=5000)
     max_request_bytes: int = Field(64 * 1024, ge=1024, description="Largest request body accepted")
     log_level: str = "info"
+    # WeChat (api/wechat): an empty token leaves /wechat or /wecom answering 404.
+    wechat_token: str = Field("", repr=False, description="公众号 server-configuration Token")
+    wechat_aes_key: str = Field("", repr=False, description="公众号 EncodingAESKey (43 characters)")
+    wechat_appid: str = Field("", description="公众号 AppID (needed for safe mode and the customer-service API)")
+    wechat_appsecret: str = Field("", repr=False, description="公众号 AppSecret: late answers go by 客服消息")
+    wechat_api_base: str = Field("https://api.weixin.qq.com", description="WeChat API base URL")
+    wecom_token: str = Field("", repr=False, description="企业微信 app Token")
+    wecom_aes_key: str = Field("", repr=False, description="企业微信 app EncodingAESKey (43 characters)")
+    wecom_corpid: str = Field("", description="企业微信 CorpID")
+
+    @field_validator("wechat_aes_key", "wecom_aes_key")
+    @classmethod
+    def _aes_key(cls, value: str, info: ValidationInfo) -> str:
+        if value:
+            try:
+                decode_aes_key(value)
+            except ValueError as e:
+                raise ValueError(f"PLANQA_{info.field_name.upper()}: {e}; copy the EncodingAESKey from the console") from e
+        return value
+
+    @model_validator(mode="after")
+    def _wechat_complete(self) -> Settings:
+        if (self.wechat_aes_key or self.wechat_appsecret) and not self.wechat_appid:
+            raise ValueError("PLANQA_WECHAT_APPID is required with PLANQA_WECHAT_AES_KEY or PLANQA_WECHAT_APPSECRET")
+        if self.wecom_token and not (self.wecom_aes_key and self.wecom_corpid):
+            raise ValueError("PLANQA_WECOM_TOKEN needs PLANQA_WECOM_AES_KEY and PLANQA_WECOM_CORPID (WeCom always encrypts)")
+        return self
 
     @field_validator("corpus")
     @classmethod

@@ -1,0 +1,77 @@
+"""The customer-service message API (客服消息): deliver an answer that missed the 5-second window.
+
+``GET  {base}/cgi-bin/token?grant_type=client_credential&appid=…&secret=…`` → ``{"access_token", "expires_in"}``
+``POST {base}/cgi-bin/message/custom/send?access_token=…`` with ``{"touser", "msgtype": "text", "text"}``.
+The token is cached until shortly before it expires, and fetched again when WeChat says it is invalid.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+
+import httpx
+
+log = logging.getLogger("planqa.wechat")
+
+_TOKEN_ERRORS = {40001, 40014, 42001}  # invalid, malformed or expired access_token
+_MARGIN = 300  # seconds: refresh this long before WeChat's expiry
+
+
+class CustomServiceError(Exception):
+    pass
+
+
+class CustomService:
+    def __init__(self, base_url: str, appid: str, appsecret: str, timeout: float = 10.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.appid, self._secret, self.timeout = appid, appsecret, timeout
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = asyncio.Lock()
+
+    async def _access_token(self, client: httpx.AsyncClient, refresh: bool = False) -> str:
+        async with self._lock:
+            if self._token and not refresh and time.monotonic() < self._expires:
+                return self._token
+            r = await client.get(
+                f"{self.base_url}/cgi-bin/token",
+                params={"grant_type": "client_credential", "appid": self.appid, "secret": self._secret},
+            )
+            data = r.json()
+            if "access_token" not in data:
+                raise CustomServiceError(
+                    f"获取access_token失败：{data.get('errcode')} {data.get('errmsg')}。"
+                    "Could not get an access token: check PLANQA_WECHAT_APPID, PLANQA_WECHAT_APPSECRET and the "
+                    "server's IP in the console's IP allowlist."
+                )
+            self._token = str(data["access_token"])
+            self._expires = time.monotonic() + max(60, int(data.get("expires_in", 7200)) - _MARGIN)
+            return self._token
+
+    async def send_text(self, openid: str, content: str) -> None:
+        payload = {"touser": openid, "msgtype": "text", "text": {"content": content}}
+        async with httpx.AsyncClient(timeout=self.timeout) as client:
+            for attempt in range(2):
+                token = await self._access_token(client, refresh=attempt > 0)
+                r = await client.post(
+                    f"{self.base_url}/cgi-bin/message/custom/send",
+                    params={"access_token": token},
+                    content=_json(payload),
+                    headers={"content-type": "application/json; charset=utf-8"},
+                )
+                data = r.json()
+                code = int(data.get("errcode", 0))
+                if code == 0:
+                    return
+                if code not in _TOKEN_ERRORS:
+                    break
+                log.info("access token rejected, fetching a new one", extra={"errcode": code})
+        raise CustomServiceError(f"客服消息发送失败：{data.get('errcode')} {data.get('errmsg')}")
+
+
+def _json(payload: dict[str, object]) -> bytes:
+    # WeChat shows \uXXXX escapes literally: send the characters themselves.
+    return json.dumps(payload, ensure_ascii=False).encode("utf-8")

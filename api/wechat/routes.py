@@ -1,0 +1,189 @@
+"""``GET/POST /wechat`` (Official Account, 公众号) and ``GET/POST /wecom`` (WeCom self-built app, 企业微信).
+
+Order of checks on every request: configured (else 404), body size, timestamp fresh, signature, and only
+then parse or decrypt. Replies go out as passive XML replies, encrypted when the request was.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse, Response
+
+from api.deps import IndexDep, SettingsDep
+from api.errors import ApiError
+from api.settings import Settings
+from api.wechat.channel import Answerer, Channel
+from api.wechat.crypto import MessageCrypto, SignatureError, WeChatError, check_signature
+from api.wechat.custom import CustomService
+from api.wechat.xml import Inbound, encrypted_reply, parse_fields, text_reply
+from index.store import PlanIndex
+from rag.answer import AnswerConfig, answer
+
+router = APIRouter(tags=["wechat"])
+
+MAX_BODY = 64 * 1024
+MAX_AGE = 300  # seconds: a signed request older (or further in the future) than this is refused as a replay
+
+
+def get_answerer(index: IndexDep, settings: SettingsDep) -> Answerer:
+    """The question answerer the channels call (tests override this dependency)."""
+    config = AnswerConfig(top_k=settings.top_k, max_question_chars=settings.max_question_chars)
+    return partial(answer, index, config=config)
+
+
+AnswererDep = Annotated[Answerer, Depends(get_answerer)]
+
+
+@dataclass
+class Account:
+    token: str
+    crypto: MessageCrypto | None
+    channel: Channel
+
+
+def _account(request: Request, kind: str, settings: Settings, index: PlanIndex) -> Account:
+    """The account's state, made on first use and kept on the app (per process)."""
+    accounts: dict[str, Account] | None = getattr(request.app.state, "wechat_accounts", None)
+    if accounts is None:
+        accounts = request.app.state.wechat_accounts = {}
+    if kind in accounts:
+        return accounts[kind]
+    if kind == "wechat":
+        if not settings.wechat_token:
+            raise _not_configured("公众号", "PLANQA_WECHAT_TOKEN")
+        crypto = (
+            MessageCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
+            if settings.wechat_aes_key
+            else None
+        )
+        sender = None
+        if settings.wechat_appsecret:
+            sender = CustomService(settings.wechat_api_base, settings.wechat_appid, settings.wechat_appsecret).send_text
+        account = Account(settings.wechat_token, crypto, Channel(index.plan, sender=sender))
+    else:
+        if not settings.wecom_token:
+            raise _not_configured("企业微信应用", "PLANQA_WECOM_TOKEN")
+        crypto = MessageCrypto(settings.wecom_token, settings.wecom_aes_key, settings.wecom_corpid)
+        account = Account(settings.wecom_token, crypto, Channel(index.plan))
+    accounts[kind] = account
+    return account
+
+
+def _not_configured(what: str, variable: str) -> ApiError:
+    return ApiError(404, "not_configured", f"未配置{what}。Not configured: set {variable} to enable this route.")
+
+
+def _bad(e: WeChatError) -> ApiError:
+    return ApiError(403 if isinstance(e, SignatureError) else 400, "bad_wechat_message", str(e))
+
+
+def _check_fresh(timestamp: str) -> None:
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_AGE:
+        raise ApiError(
+            403, "stale_request", "请求已过期。Stale or missing timestamp (over 5 minutes off): check the server clock."
+        )
+
+
+async def _body(request: Request) -> bytes:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise ApiError(413, "request_too_large", f"请求内容过大。Body over {MAX_BODY} bytes.")
+    return body
+
+
+def _open(crypto: MessageCrypto, body: bytes, msg_signature: str, timestamp: str, nonce: str) -> Inbound:
+    encrypted = parse_fields(body).get("Encrypt", "")
+    if not encrypted:
+        raise WeChatError("缺少Encrypt字段。Encrypted mode but no <Encrypt> in the body.")
+    return Inbound.of(parse_fields(crypto.open(msg_signature, timestamp, nonce, encrypted)))
+
+
+def _seal(crypto: MessageCrypto, xml: str) -> str:
+    timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**10))
+    encrypted = crypto.encrypt(xml)
+    return encrypted_reply(encrypted, crypto.sign(timestamp, nonce, encrypted), timestamp, nonce)
+
+
+async def _respond(account: Account, msg: Inbound, answerer: Answerer, request: Request, encrypt: bool) -> Response:
+    text = await account.channel.reply(msg, answerer)
+    request.state.log_fields = {"wechat_type": msg.msg_type, "deferred": text is None}
+    if text is None:
+        return PlainTextResponse("success")
+    xml = text_reply(msg.from_user, msg.to_user, text)
+    if encrypt and account.crypto is not None:
+        xml = _seal(account.crypto, xml)
+    return Response(xml, media_type="application/xml")
+
+
+@router.get("/wechat", response_class=PlainTextResponse, summary="公众号 server verification")
+async def wechat_verify(
+    request: Request, settings: SettingsDep, index: IndexDep,
+    signature: str = "", timestamp: str = "", nonce: str = "", echostr: str = "",
+) -> str:
+    account = _account(request, "wechat", settings, index)
+    _check_fresh(timestamp)
+    try:
+        check_signature(signature, account.token, timestamp, nonce)
+    except WeChatError as e:
+        raise _bad(e) from e
+    return echostr
+
+
+@router.post("/wechat", summary="公众号 messages (plaintext, compatible or safe mode)")
+async def wechat_message(
+    request: Request, settings: SettingsDep, index: IndexDep, answerer: AnswererDep,
+    signature: str = "", timestamp: str = "", nonce: str = "", encrypt_type: str = "", msg_signature: str = "",
+) -> Response:
+    account = _account(request, "wechat", settings, index)
+    body = await _body(request)
+    _check_fresh(timestamp)
+    encrypted = encrypt_type.lower() == "aes"
+    try:
+        check_signature(signature, account.token, timestamp, nonce)
+        if encrypted:
+            if account.crypto is None:
+                raise WeChatError("收到加密消息但未配置EncodingAESKey。Encrypted message: set PLANQA_WECHAT_AES_KEY.")
+            msg = _open(account.crypto, body, msg_signature, timestamp, nonce)
+        elif encrypt_type.lower() in {"", "raw"}:
+            msg = Inbound.of(parse_fields(body))
+        else:
+            raise WeChatError(f"不支持的加密方式。Unsupported encrypt_type {encrypt_type!r}.")
+    except WeChatError as e:
+        raise _bad(e) from e
+    return await _respond(account, msg, answerer, request, encrypted)
+
+
+@router.get("/wecom", response_class=PlainTextResponse, summary="企业微信 URL verification")
+async def wecom_verify(
+    request: Request, settings: SettingsDep, index: IndexDep,
+    msg_signature: str = "", timestamp: str = "", nonce: str = "", echostr: str = "",
+) -> str:
+    account = _account(request, "wecom", settings, index)
+    assert account.crypto is not None
+    _check_fresh(timestamp)
+    try:
+        return account.crypto.open(msg_signature, timestamp, nonce, echostr)
+    except WeChatError as e:
+        raise _bad(e) from e
+
+
+@router.post("/wecom", summary="企业微信 messages (always encrypted)")
+async def wecom_message(
+    request: Request, settings: SettingsDep, index: IndexDep, answerer: AnswererDep,
+    msg_signature: str = "", timestamp: str = "", nonce: str = "",
+) -> Response:
+    account = _account(request, "wecom", settings, index)
+    assert account.crypto is not None
+    body = await _body(request)
+    _check_fresh(timestamp)
+    try:
+        msg = _open(account.crypto, body, msg_signature, timestamp, nonce)
+    except WeChatError as e:
+        raise _bad(e) from e
+    return await _respond(account, msg, answerer, request, encrypt=True)

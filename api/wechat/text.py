@@ -1,0 +1,62 @@
+"""What a teacher reads in WeChat: the answer laid out for a chat, cut to WeChat's 2048-byte limit."""
+
+from __future__ import annotations
+
+from rag.answer import units_phrase
+from rag.types import Answer, Intent, Plan
+
+MAX_BYTES = 2048  # WeChat's limit for a text message's Content, in UTF-8 bytes
+MORE = "更多"
+MORE_HINT = "\n……回复「更多」查看全文"
+_SENTENCE_ENDS = "。！？；!?;\n"
+
+WELCOME = (
+    "欢迎！这里可以查询《{title}》：哪项工作由哪个科室牵头、某项任务的原文、某个科室负责哪些任务。\n"
+    "可以这样问：\n1. 谁负责近视防控？\n2. 第12项任务是什么？\n3. 基教科负责哪些任务？\n"
+    "回答都注明出处（第几项任务）。"
+)
+ONLY_TEXT = "抱歉，目前只能理解文字和语音消息，请用文字提问，例如“谁负责近视防控？”。"
+NO_VOICE_TEXT = "抱歉，没有识别出这段语音，请再说一遍或改用文字提问。"
+PENDING = "正在查询，请稍后发送任意文字获取答案。"
+STILL_PENDING = "仍在查询，请稍后再发送任意文字获取答案。"
+NO_MORE = "没有更多内容了，请直接提问。"
+RATE_LIMITED = "提问太频繁了，请{seconds}秒后再试。"
+FAILED = "抱歉，查询出错了，请稍后再试。"
+
+
+def compose(answer: Answer, plan: Plan) -> str:
+    """The lead unit and the task first, then the excerpt; lists (a unit's tasks, a section) as they are."""
+    if not answer.found or not answer.citations:
+        return answer.text
+    top = answer.citations[0]
+    task = plan.task(top.task)
+    if answer.intent is Intent.TASK and task is not None:
+        return f"{answer.text}\n原文：{task.body}"
+    if answer.intent is Intent.FACT and task is not None:
+        head = f"第{task.number}项“{task.title}”，责任单位：{units_phrase(task)}。"
+        return f"{head}\n原文：{top.excerpt}" + _see_also(answer)
+    return answer.text
+
+
+def _see_also(answer: Answer) -> str:
+    others = answer.citations[1:]
+    if not others:
+        return ""
+    return "\n另见：" + "；".join(f"第{c.task}项（{c.lead_unit or '未列责任单位'}牵头）" for c in others)
+
+
+def split(text: str, limit: int = MAX_BYTES) -> tuple[str, str]:
+    """(what fits in one message, the rest). When the text is too long the first part ends at a sentence
+    boundary and carries MORE_HINT, and both parts together hold the whole text."""
+    if len(text.encode("utf-8")) <= limit:
+        return text, ""
+    room = limit - len(MORE_HINT.encode("utf-8"))
+    head = text.encode("utf-8")[:room].decode("utf-8", errors="ignore")  # whole characters only
+    cut = max(head.rfind(c) for c in _SENTENCE_ENDS) + 1
+    if cut < len(head) // 2:  # no sentence end in the second half: cut at the character limit instead
+        cut = len(head)
+    return text[:cut].rstrip("\n") + MORE_HINT, text[cut:].lstrip("\n")
+
+
+def is_more(text: str) -> bool:
+    return text.strip().strip("。.!！?？ ").lower() in {MORE, "more", "继续", "全文"}
