@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     wecom_token: str = Field("", repr=False, description="企业微信 app Token")
     wecom_aes_key: str = Field("", repr=False, description="企业微信 app EncodingAESKey (43 characters)")
     wecom_corpid: str = Field("", description="企业微信 CorpID")
+    # Optional LLM answers (rag/generate.py): off unless both a base URL and a model are set.
+    llm_base_url: str = Field("", description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1")
+    llm_model: str = Field("", description="Model name the endpoint knows")
+    llm_api_key: str = Field("not-needed", repr=False, description="API key (local servers ignore it)")
+    llm_max_tokens: int = Field(160, ge=16, le=2048, description="Longest generated answer, in tokens")
+    llm_budget_wechat_s: float = Field(4.5, gt=0, le=60, description="LLM time budget for WeChat replies")
+    llm_budget_web_s: float = Field(20.0, gt=0, le=300, description="LLM time budget for /ask and the web page")
+    llm_budget_openai_s: float = Field(30.0, gt=0, le=300, description="LLM time budget for /v1/chat/completions")
 
     @field_validator("wechat_aes_key", "wecom_aes_key")
     @classmethod
@@ -55,6 +63,16 @@ class Settings(BaseSettings):
             raise ValueError("PLANQA_WECHAT_APPID is required with PLANQA_WECHAT_AES_KEY or PLANQA_WECHAT_APPSECRET")
         if self.wecom_token and not (self.wecom_aes_key and self.wecom_corpid):
             raise ValueError("PLANQA_WECOM_TOKEN needs PLANQA_WECOM_AES_KEY and PLANQA_WECOM_CORPID (WeCom always encrypts)")
+        return self
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url and self.llm_model)
+
+    @model_validator(mode="after")
+    def _llm_complete(self) -> Settings:
+        if bool(self.llm_base_url) != bool(self.llm_model):
+            raise ValueError("PLANQA_LLM_BASE_URL and PLANQA_LLM_MODEL go together: set both to enable LLM answers, or neither")
         return self
 
     @field_validator("corpus")
