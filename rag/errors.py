@@ -34,3 +34,7 @@ class UnknownModelError(PlanQAError):
 
 class MissingDependencyError(PlanQAError):
     """An optional backend was chosen but its extra is not installed."""
+
+
+class InvalidConversationError(InvalidQuestionError):
+    """A conversation id that is empty, too long or holds unexpected characters."""

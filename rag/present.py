@@ -1,0 +1,81 @@
+"""Presenting an answer to chat channels: inline citation marks, text in pieces, words to highlight.
+
+A *text source* turns an ``Answer`` into the pieces of text a client receives, in order. The default,
+``extractive_text``, is the answer's own text with 【第N项】 marks, cut after each sentence; an LLM step may
+supply another source (tokens as the model writes them) with the same signature: the streaming routes only
+iterate it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+
+from index.store import PlanIndex
+from rag.query import analyze
+from rag.types import Answer, Intent
+
+TextSource = Callable[[Answer], Iterable[str]]
+
+# A piece ends after 。！？；, a newline, or a "：" that opens a quotation (原文：…).
+_PIECE_END = re.compile(r"(?<=[。！？!?；\n])|(?<=原文：)")
+
+
+def mark(task: int) -> str:
+    return f"【第{task}项】"
+
+
+def with_inline_citations(answer: Answer) -> str:
+    """The answer's text with each citation marked once, at the end of the line that quotes or names it.
+
+    The line quoting the citation's excerpt is preferred, then the line naming its title; a citation the
+    text does not mention is marked at the end.
+    """
+    lines = answer.text.split("\n")
+    unplaced: list[int] = []
+    for c in answer.citations:
+        target = _line_with(lines, c.excerpt) if c.excerpt else None
+        if target is None:
+            target = _line_with(lines, c.title) if c.title else None
+        if target is None:
+            unplaced.append(c.task)
+        elif mark(c.task) not in lines[target]:
+            lines[target] += mark(c.task)
+    text = "\n".join(lines)
+    if unplaced:
+        text += "\n出处：" + "".join(mark(n) for n in unplaced)
+    return text
+
+
+def sentence_pieces(text: str) -> Iterator[str]:
+    """``text`` cut after each sentence or line; joined back, the pieces are ``text`` exactly."""
+    for piece in _PIECE_END.split(text):
+        if piece:
+            yield piece
+
+
+def extractive_text(answer: Answer) -> Iterator[str]:
+    """The default text source: the extractive answer with inline citations, sentence by sentence."""
+    return sentence_pieces(with_inline_citations(answer))
+
+
+def highlight_terms(index: PlanIndex, question: str, answer: Answer) -> tuple[str, ...]:
+    """Words of the question worth highlighting in the cited text (its topic words, or the units it names)."""
+    if not question.strip():  # answered from the plan directly (a follow-up): the lead unit, if any
+        lead = answer.citations[0].lead_unit if answer.citations and answer.intent is Intent.WHO else None
+        return (lead,) if lead else ()
+    query = analyze(question, index.plan)
+    if answer.intent is Intent.REVERSE or query.units:
+        return query.units
+    if answer.intent in (Intent.WHO, Intent.FACT) and query.intent in (Intent.WHO, Intent.FACT):
+        words = index.tokenizer.words(query.topic or query.normalized)
+        seen = dict.fromkeys(w for w in words if len(w) >= 2 and not w.isdigit())
+        return tuple(seen)
+    return ()
+
+
+def _line_with(lines: list[str], needle: str) -> int | None:
+    for i, line in enumerate(lines):
+        if needle in line:
+            return i
+    return None
