@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     llm_budget_wechat_s: float = Field(4.5, gt=0, le=60, description="LLM time budget for WeChat replies")
     llm_budget_web_s: float = Field(20.0, gt=0, le=300, description="LLM time budget for /ask and the web page")
     llm_budget_openai_s: float = Field(30.0, gt=0, le=300, description="LLM time budget for /v1/chat/completions")
+    # Conversations (rag/conversation.py) and the OpenAI-compatible endpoint (api/routes/openai_compat.py).
+    conversation_ttl_s: float = Field(1800.0, gt=0, description="Forget a conversation this long after its last turn")
+    max_conversations: int = Field(10_000, ge=1, description="Conversations kept; the least recently used go first")
+    max_conversation_turns: int = Field(20, ge=1, le=1000, description="Turns kept per conversation")
+    api_keys: str = Field("", repr=False, description="Comma-separated bearer tokens for /v1/*; empty leaves it open")
 
     @field_validator("wechat_aes_key", "wecom_aes_key")
     @classmethod
@@ -64,6 +69,10 @@ class Settings(BaseSettings):
         if self.wecom_token and not (self.wecom_aes_key and self.wecom_corpid):
             raise ValueError("PLANQA_WECOM_TOKEN needs PLANQA_WECOM_AES_KEY and PLANQA_WECOM_CORPID (WeCom always encrypts)")
         return self
+
+    @property
+    def api_key_list(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in self.api_keys.split(",") if k.strip())
 
     @property
     def llm_enabled(self) -> bool:
