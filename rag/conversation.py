@@ -23,12 +23,12 @@ import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from index.store import PlanIndex
 from rag.answer import AnswerConfig, answer, citation, units_phrase, validate_question
-from rag.errors import InvalidConversationError
+from rag.errors import InvalidConversationError, InvalidQuestionError
 from rag.query import analyze
 from rag.text import CN_NUMERAL_CHARS, normalize, parse_cn_number
 from rag.types import Answer, Intent, Plan, Task
@@ -142,12 +142,9 @@ def converse(
         elif kind is FollowUp.ORIGINAL:
             result = original_answer(plan, task, question)
         else:
-            result = answer(index, f"第{task.number}项任务是什么", config, top_k)
-            result = Answer(question, result.text, result.found, result.intent, result.citations)
+            result = replace(answer(index, f"第{task.number}项任务是什么", config, top_k), question=question)
     else:
-        result = answer(index, resolved, config, top_k)
-        if resolved != question:
-            result = Answer(question, result.text, result.found, result.intent, result.citations)
+        result = replace(answer(index, resolved, config, top_k), question=question)
     return _turn(index.plan, question, resolved, kind, result, previous)
 
 
@@ -155,12 +152,16 @@ def replay(
     index: PlanIndex, questions: Iterable[str], config: AnswerConfig | None = None, top_k: int | None = None
 ) -> Turn:
     """The last turn of a conversation given only its questions (stateless clients send the whole history)."""
-    turns: list[Turn] = []
-    for q in questions:
-        turns.append(converse(index, turns[-1:], q, config, top_k))
-    if not turns:
+    questions = list(questions)
+    if not questions:
         validate_question("")
-    return turns[-1]
+    turns: list[Turn] = []
+    for q in questions[:-1]:
+        try:
+            turns.append(converse(index, turns[-1:], q, config, top_k))
+        except InvalidQuestionError:
+            continue  # an earlier message too long to be a question (a pasted document): nothing to refer to
+    return converse(index, turns[-1:], questions[-1], config, top_k)
 
 
 class ConversationStore:
