@@ -13,6 +13,11 @@ class AskRequest(BaseModel):
 
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="问题（最多500字）")
     top_k: int | None = Field(None, ge=1, le=20, description="How many citations at most")
+    conversation_id: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_\-.:@=+/]{1,128}$",
+        description="会话编号：同一编号下的追问（“第二个呢?”）按上一轮理解。Follow-ups resolve within this id",
+    )
 
 
 class CitationOut(BaseModel):
@@ -43,6 +48,12 @@ class AskResponse(BaseModel):
     intent: str
     citations: list[CitationOut]
     elapsed_ms: float
+    answer_mode: str = Field("extractive", description="extractive | llm | llm_rejected (then see answer_mode_reason)")
+    answer_mode_reason: str | None = Field(None, description="Why a generated answer was not used, e.g. timeout")
+    conversation_id: str | None = Field(None, description="The conversation this turn belongs to, if any")
+    resolved_question: str | None = Field(None, description="How a follow-up was understood, e.g. 谁负责课后服务")
+    follow_up: str = Field("none", description="none | lead | item | more | original | topic")
+    highlight: list[str] = Field(default_factory=list, description="Question words to highlight in excerpts")
 
     @classmethod
     def of(cls, a: Answer, elapsed_ms: float) -> AskResponse:
@@ -52,6 +63,8 @@ class AskResponse(BaseModel):
             intent=a.intent.value,
             citations=[CitationOut.of(c) for c in a.citations],
             elapsed_ms=round(elapsed_ms, 2),
+            answer_mode=a.mode.value,
+            answer_mode_reason=a.mode_reason,
         )
 
 

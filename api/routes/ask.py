@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from api.deps import IndexDep, SettingsDep
+from api.llm import Channel, generate_answer, generator_for, log_fields
 from api.schemas import AskRequest, AskResponse, ErrorOut, SearchHitOut, SearchOut
-from rag.answer import MAX_QUESTION_CHARS, AnswerConfig, answer, validate_question
+from rag.answer import MAX_QUESTION_CHARS, validate_question
 from rag.retrieve import RetrievalConfig, Retriever, search
 
 router = APIRouter(tags=["ask"])
@@ -19,9 +20,9 @@ _ERRORS: dict[int | str, dict[str, object]] = {422: {"model": ErrorOut}, 413: {"
 @router.post("/ask", response_model=AskResponse, responses=_ERRORS, summary="Answer a question with citations")
 def ask(body: AskRequest, index: IndexDep, settings: SettingsDep, request: Request) -> AskResponse:
     started = time.perf_counter()
-    config = AnswerConfig(top_k=settings.top_k, max_question_chars=settings.max_question_chars)
-    result = answer(index, body.question, config, top_k=body.top_k)
-    request.state.log_fields = {"intent": result.intent.value, "found": result.found}
+    generator = generator_for(request.app.state, settings)  # None unless PLANQA_LLM_* are set
+    result, generation = generate_answer(index, body.question, settings, generator, Channel.WEB, body.top_k, started)
+    request.state.log_fields = {"intent": result.intent.value, "found": result.found, **log_fields(result, generation)}
     return AskResponse.of(result, (time.perf_counter() - started) * 1000)
 
 
