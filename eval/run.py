@@ -1,0 +1,121 @@
+"""``planqa eval``: run the gold questions through PlanQA (and, with ``--compare``, the baselines), score, report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from eval import report
+from eval.gold import GOLD, GoldQuestion, load_gold
+from eval.score import Outcome, by_category, outcome_dict, score_one, summarize
+from eval.systems import HttpSystem, LangChainBaseline, PlanQASystem, Prediction, RetrieverBaseline, System
+from rag.retrieve import Retriever
+
+WARM_UP = "谁负责近视防控?"  # first calls load jieba's dictionary and OpenCC's tables: not the question's cost
+
+
+def run(system: System, questions: list[GoldQuestion]) -> tuple[list[Outcome], list[Prediction]]:
+    system.ask(WARM_UP)
+    predictions = [system.ask(q.question) for q in questions]
+    return [score_one(q, p) for q, p in zip(questions, predictions, strict=True)], predictions
+
+
+def evaluate(systems: list[System], questions: list[GoldQuestion]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Per system: overall and per-category metrics; and the raw outcomes and predictions."""
+    results: dict[str, Any] = {}
+    raw: dict[str, Any] = {}
+    for s in systems:
+        outcomes, predictions = run(s, questions)
+        results[s.name] = {"overall": summarize(outcomes), "categories": by_category(outcomes)}
+        raw[s.name] = (outcomes, predictions)
+    return results, raw
+
+
+def failures(questions: list[GoldQuestion], outcomes: list[Outcome], predictions: list[Prediction]) -> list[dict[str, Any]]:
+    out = []
+    for q, o, p in zip(questions, outcomes, predictions, strict=True):
+        if o.correct:
+            continue
+        if q.refuse:
+            gold = "refuse"
+        elif q.kind.value == "reverse":
+            gold = f"{q.gold_units[0]}: {q.gold_tasks}"
+        else:
+            gold = f"{q.gold_tasks}" + (f" {q.lead_unit}" if q.lead_unit else "") + (
+                f" ∋ {'/'.join(q.must_contain)}" if q.must_contain else "")
+        got = "refused" if not p.found else f"{list(p.tasks)}" + (f" {p.units[0]}" if p.units and q.lead_unit else "")
+        out.append({"id": q.id, "question": q.question.replace("|", "/"), "gold": gold, "got": got})
+    return out
+
+
+def build_systems(args: argparse.Namespace) -> list[System]:
+    if args.url:
+        return [HttpSystem(args.url, name="planqa")]
+    from api.main import load_index_for
+    from api.settings import Settings
+
+    settings = Settings()
+    index = load_index_for(settings)
+    retriever = Retriever(args.retriever)
+    if not args.compare:
+        return [PlanQASystem(index, retriever)]
+    corpus = settings.corpus.read_text(encoding="utf-8")
+    return [
+        LangChainBaseline(corpus, index.embeddings),
+        RetrieverBaseline(index, Retriever.BM25),
+        RetrieverBaseline(index, Retriever.DENSE),
+        PlanQASystem(index, Retriever.BM25),
+        PlanQASystem(index, Retriever.DENSE),
+        PlanQASystem(index, Retriever.HYBRID),
+    ]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="planqa eval", description="score PlanQA on the gold questions")
+    add_arguments(p)
+    return p
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--split", choices=["dev", "test", "all"], default="test", help="which questions (default: test)")
+    p.add_argument("--retriever", choices=[r.value for r in Retriever], default="hybrid")
+    p.add_argument("--url", help="evaluate a running server (POST URL/ask) instead of in-process")
+    p.add_argument("--compare", action="store_true", help="also score the baselines, side by side")
+    p.add_argument("--gold", type=Path, default=GOLD, help="gold questions (JSON lines)")
+    p.add_argument("--out", type=Path, default=report.REPORTS, help="report folder (default: eval/reports)")
+
+
+def main(args: argparse.Namespace) -> int:
+    questions = load_gold(args.gold, args.split)
+    systems = build_systems(args)
+    results, raw = evaluate(systems, questions)
+    main_name = systems[-1].name
+    outcomes, predictions = raw[main_name]
+    mode = f"HTTP {args.url}" if args.url else "in-process"
+    stem = f"eval-{args.split}" + ("" if args.compare or args.retriever == "hybrid" else f"-{args.retriever}")
+    stem += "-http" if args.url else ""
+    command = "planqa eval --split " + args.split + (" --compare" if args.compare else "") + (
+        f" --retriever {args.retriever}" if args.retriever != "hybrid" else "") + (f" --url {args.url}" if args.url else "")
+    meta = {**report.machine(), "split": args.split, "questions": len(questions), "mode": mode, "command": command}
+    fails = failures(questions, outcomes, predictions)
+    paths = report.write(stem, meta, results, fails, [outcome_dict(o) for o in outcomes], args.out)
+
+    print(f"{len(questions)} questions ({args.split}), {mode}")
+    print(f"{'system':<14}{'acc':>7}{'hit@1':>7}{'hit@3':>7}{'MRR':>7}{'units':>7}{'lead':>7}{'refP':>7}{'refR':>7}{'p50ms':>8}{'p95ms':>8}")
+    for name, r in results.items():
+        o = r["overall"]
+        cells = [o[k] for k in ("accuracy", "hit@1", "hit@3", "mrr", "unit_exact", "lead_acc", "refusal_p", "refusal_r")]
+        print(f"{name:<14}" + "".join(f"{report._fmt(c):>7}" for c in cells) + f"{o['p50_ms']:>8.1f}{o['p95_ms']:>8.1f}")
+    print(f"\nper category ({main_name}): accuracy / hit@1")
+    for cat, m in results[main_name]["categories"].items():
+        print(f"  {cat:<16} n={m['n']:<3} acc={report._fmt(m['accuracy'])}  hit@1={report._fmt(m['hit@1'])}")
+    for line in report.verdict(results):
+        print(line)
+    print("\nwrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(parser().parse_args()))
