@@ -131,7 +131,7 @@ class Channel:
     async def _reply(self, msg: Inbound, answerer: Answerer) -> str | None:
         user = msg.from_user
         if msg.msg_type == "event":
-            return T.WELCOME.format(title=self.plan.title or "工作要点") if msg.event in {"subscribe", "enter_agent"} else None
+            return T.WELCOME.format(title=self.plan.title or "工作要点") if msg.event == "subscribe" else None
         if msg.msg_type not in {"text", "voice"}:
             return T.ONLY_TEXT
         question = msg.content.strip()
@@ -167,7 +167,7 @@ class Channel:
         try:
             result = await asyncio.to_thread(answerer, question)
         except InvalidQuestionError as e:
-            return str(e).split("。")[0] + "。"  # the Chinese half of the bilingual message
+            return str(e).split("。")[0] + "。请修改后再问。"  # the Chinese half of the bilingual message
         except Exception:
             log.exception("answering failed")
             return T.FAILED
