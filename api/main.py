@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.logs import configure_logging
 from api.middleware import RequestContextMiddleware
-from api.routes import ask, health, plan
+from api.routes import ask, health, openai_compat, page, plan, stream
 from api.settings import Settings, get_settings
 from api.wechat import routes as wechat
 from index.embeddings import load_embeddings
@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None, index: PlanIndex | None = None)
     app.state.index = index
     app.add_middleware(RequestContextMiddleware, max_body=settings.max_request_bytes)
     install_error_handlers(app)
-    for module in (ask, plan, health, wechat):
+    for module in (ask, stream, openai_compat, page, plan, health, wechat):
         app.include_router(module.router)
     return app
 

@@ -1,0 +1,122 @@
+"""What the chat-like channels share at the edge: the app's conversation store, one call to answer a turn,
+the pluggable text source, the bearer-token check for /v1, and server-sent-event framing.
+
+The text source: streaming routes send ``text_source_for(request, channel)(answer)`` piece by piece. The
+default is ``rag.present.extractive_text`` (the extractive answer with 【第N项】 marks, one sentence per piece);
+another step (an LLM) plugs in by setting ``app.state.text_sources = {"web": fn, "openai": fn}``, each ``fn``
+taking the extractive ``Answer`` and yielding text.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import threading
+from typing import Annotated
+
+from fastapi import Depends, Request
+from starlette.datastructures import State
+
+from api.deps import SettingsDep
+from api.errors import ApiError
+from api.schemas import AskResponse
+from api.settings import Settings
+from index.store import PlanIndex
+from rag.answer import AnswerConfig
+from rag.conversation import ConversationConfig, ConversationStore, Turn, converse, take_turn
+from rag.present import TextSource, extractive_text, highlight_terms
+
+_lock = threading.Lock()
+
+
+def conversations_for(state: State, settings: Settings) -> ConversationStore:
+    """The app's conversation store, made on first use (WeChat shares it: ``conversations_for(app.state, …)``)."""
+    with _lock:
+        if not hasattr(state, "conversations"):
+            state.conversations = ConversationStore(
+                ConversationConfig(
+                    ttl_seconds=settings.conversation_ttl_s,
+                    max_conversations=settings.max_conversations,
+                    max_turns=settings.max_conversation_turns,
+                )
+            )
+        store: ConversationStore = state.conversations
+    return store
+
+
+def answer_config(settings: Settings) -> AnswerConfig:
+    return AnswerConfig(top_k=settings.top_k, max_question_chars=settings.max_question_chars)
+
+
+def answer_turn(
+    request: Request,
+    index: PlanIndex,
+    settings: Settings,
+    question: str,
+    conversation_id: str | None,
+    top_k: int | None = None,
+) -> Turn:
+    """One turn: within the conversation when an id is given (and remembered), standalone otherwise."""
+    config = answer_config(settings)
+    if conversation_id:
+        store = conversations_for(request.app.state, settings)
+        turn = take_turn(store, index, conversation_id, question, config, top_k)
+    else:
+        turn = converse(index, (), question, config, top_k)
+    request.state.log_fields = {
+        "intent": turn.answer.intent.value,
+        "found": turn.answer.found,
+        "follow_up": turn.follow_up.value,
+    }
+    return turn
+
+
+def text_source_for(request: Request, channel: str) -> TextSource:
+    sources: dict[str, TextSource] = getattr(request.app.state, "text_sources", None) or {}
+    return sources.get(channel, extractive_text)
+
+
+def require_api_key(request: Request, settings: SettingsDep) -> None:
+    """With ``PLANQA_API_KEYS`` set, ``Authorization: Bearer <key>`` must name one of them."""
+    keys = settings.api_key_list
+    if not keys:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    given_bytes = given.strip().encode()
+    # Compare with every key, in constant time each, so timing tells nothing about which one nearly matched.
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(given_bytes, key.encode())
+    if scheme.lower() != "bearer" or not matched:
+        raise ApiError(
+            401,
+            "invalid_api_key",
+            "API密钥无效或缺失：请在请求头中提供 Authorization: Bearer <密钥>。"
+            "Missing or invalid API key: send Authorization: Bearer <key> with a key from PLANQA_API_KEYS.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+ApiKeyDep = Annotated[None, Depends(require_api_key)]
+
+
+def sse(data: object, event: str | None = None) -> str:
+    """One server-sent event; ``data`` as JSON on one line."""
+    payload = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {payload}\n\n"
+
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def ask_response(index: PlanIndex, turn: Turn, conversation_id: str | None, elapsed_ms: float) -> AskResponse:
+    """``POST /ask``'s body for a turn, with the conversation fields and the words to highlight."""
+    return AskResponse.of(turn.answer, elapsed_ms).model_copy(
+        update={
+            "conversation_id": conversation_id,
+            "resolved_question": turn.resolved if turn.resolved and turn.resolved != turn.question else None,
+            "follow_up": turn.follow_up.value,
+            "highlight": list(highlight_terms(index, turn.resolved, turn.answer)),
+        }
+    )
