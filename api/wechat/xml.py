@@ -1,7 +1,7 @@
 """WeChat's XML: parse inbound messages safely (defusedxml), render replies.
 
 WeChat sends flat documents: ``<xml><ToUserName><![CDATA[gh_…]]></ToUserName>…<MsgType>…</xml>``.
-Anything else (another root, nested elements, a DTD or entities) is refused, not interpreted.
+Anything else (another root, a DTD or entities) is refused, not interpreted; nested elements are skipped.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ def parse_fields(body: bytes | str) -> dict[str, str]:
         raise BadMessageError("不是微信消息。Not a WeChat message: the root element must be <xml>.")
     fields: dict[str, str] = {}
     for child in root:
-        if not isinstance(child.tag, str) or len(child):
-            raise BadMessageError("不是微信消息。Not a WeChat message: nested elements are not expected.")
-        fields[child.tag] = (child.text or "").strip()
+        # Some menu events nest elements (SendPicsInfo, ScanCodeInfo); PlanQA needs none of them.
+        if isinstance(child.tag, str) and not len(child):
+            fields[child.tag] = (child.text or "").strip()
     return fields
 
 
