@@ -10,6 +10,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -32,15 +33,32 @@ def char_bigrams(text: str) -> list[str]:
     return grams
 
 
+@lru_cache(maxsize=1)
+def _base_tokenizer():  # type: ignore[no-untyped-def]
+    """jieba's dictionary, loaded once per process (about a second: it unmarshals 350k words)."""
+    import jieba
+
+    jieba.setLogLevel(60)
+    tokenizer = jieba.Tokenizer()
+    tokenizer.initialize()
+    return tokenizer
+
+
 class WordTokenizer:
-    """jieba with the plan's own vocabulary (unit names, quoted terms, titles) added to a private dictionary."""
+    """jieba with the plan's own vocabulary (unit names, quoted terms, titles) added to a private dictionary.
+
+    jieba splits "各县（市、区）教育局" and "基教科" into pieces unless told the names; the words go into a
+    copy of the base dictionary, never into jieba's global one, so two plans in one process do not mix.
+    """
 
     def __init__(self, vocabulary: Iterable[str] = ()) -> None:
         import jieba
 
-        jieba.setLogLevel(60)
+        base = _base_tokenizer()
         self.vocabulary = tuple(sorted(set(vocabulary)))
         self._jieba = jieba.Tokenizer()
+        self._jieba.FREQ, self._jieba.total = dict(base.FREQ), base.total
+        self._jieba.initialized = True
         for word in self.vocabulary:
             self._jieba.add_word(word, freq=50000)
 

@@ -241,13 +241,14 @@ def open_index(
 
 
 def corpus_title(corpus_path: Path) -> str:
-    """The plan's title from ``<corpus>.meta.json`` beside the text (``{"title": …}``), else the file name."""
+    """The plan's title from ``<corpus>.meta.json`` beside the text (``{"title": …}``); "" lets the parser
+    take it from the text's own title line."""
     meta = corpus_path.with_suffix(".meta.json")
     try:
         title = json.loads(meta.read_text(encoding="utf-8")).get("title")
     except (OSError, ValueError, AttributeError):
         title = None
-    return title if isinstance(title, str) and title.strip() else corpus_path.stem
+    return title.strip() if isinstance(title, str) else ""
 
 
 def _read_manifest(path: Path) -> Manifest:

@@ -21,22 +21,26 @@ from rag.errors import PlanParseError
 from rag.text import CN_NUMERAL_CHARS, parse_cn_number, split_sentences
 from rag.types import Plan, Section, Task
 
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"
 
 # A section heading: "四、着力构建优质均衡的教育公共服务体系" (a Chinese numeral, then 、 or a dot).
 _SECTION = re.compile(rf"^([{CN_NUMERAL_CHARS}]{{1,4}})\s*[、.．]\s*(\S.*)$")
 # A task: "12.全力推动城乡义务教育一体化发展。…" (digits, then . ． or 、, and no digit after it: not "1.5亿").
 _TASK = re.compile(r"^([0-9０-９]{1,3})\s*[.．、]\s*(?![0-9０-９])(\S.*)$")
-# The closing note: "(责任单位:基教科、计财科,各县区教育行政部门)" in half- or full-width brackets and colon.
-_UNITS = re.compile(r"[(（]\s*((?:责任|牵头|承办)(?:单位|部门|处室)\s*[:：]\s*([^()（）]*?))\s*[)）]\s*$")
+# The closing note: "(责任单位:基教科、计财科,各县区教育行政部门)" in half- or full-width brackets and colon;
+# unit names may hold brackets of their own: "(责任单位:德育科,各县(市、区)教育局)".
+_UNITS_OPEN = re.compile(r"[(（]\s*((?:责任|牵头|承办)(?:单位|部门|处室))\s*[:：]\s*")
+_UNITS_CLOSE = re.compile(r"[)）]\s*[。.]?\s*$")
 # Units are listed with 、 inside a group; a comma separates the bureau's departments from local units.
-_GROUP_SEP = re.compile(r"[,，;；]")
-_UNIT_SEP = re.compile(r"[、/]")
+_GROUP_SEP = ",，;；"
+_UNIT_SEP = "、/"
 # Lines that are page furniture, not plan text: QR codes, subscription footers, editor credits.
 _NOISE = re.compile(r"二维码|订阅号|服务号|公众号|扫一扫|长按识别|关注我们|责任编辑|打印本页|关闭窗口|分享到")
 # An abstract heading on a line of its own, and abstracts cut short with an ellipsis.
 _ABSTRACT = re.compile(r"^(摘\s*要|内容摘要|导读)[:：]?$")
 _TRUNCATED = re.compile(r"(\.\.\.|…)$")
+# A title line before everything else: "赣州市教育局2022年工作要点" (short, no sentence end, names the genre).
+_TITLE = re.compile(r"^[^。！？!?:：]{4,40}(要点|计划|方案|安排|规划|意见|任务分解)$")
 
 
 @dataclass
@@ -99,6 +103,9 @@ def parse_plan(text: str, title: str = "") -> Plan:
             "so each number must be unique in the plan."
         )
 
+    if preamble and _TITLE.match(preamble[0]):
+        title = title or preamble[0]
+        preamble = preamble[1:]
     kept_preamble, dropped_preamble = _clean_preamble(preamble)
     dropped = dropped_preamble + dropped
 
@@ -122,15 +129,35 @@ def parse_plan(text: str, title: str = "") -> Plan:
 
 def _take_units(draft: _TaskDraft) -> None:
     """Move a closing 责任单位 note out of the body into the unit list."""
-    m = _UNITS.search(draft.body)
-    if not m:
+    opens = list(_UNITS_OPEN.finditer(draft.body))
+    close = _UNITS_CLOSE.search(draft.body)
+    if not opens or not close or close.start() < opens[-1].end():
         return
-    draft.note = m.group(1)
-    draft.body = draft.body[: m.start()].rstrip()
-    groups = [g for g in _GROUP_SEP.split(m.group(2)) if g.strip()]
-    units_by_group = [[u.strip() for u in _UNIT_SEP.split(g) if u.strip()] for g in groups]
+    start = opens[-1]
+    listed = draft.body[start.end() : close.start()].strip()
+    draft.note = draft.body[start.start() + 1 : close.start()].strip()  # as written, inside the brackets
+    draft.body = draft.body[: start.start()].rstrip()
+    groups = [g for g in _split_top_level(listed, _GROUP_SEP) if g.strip()]
+    units_by_group = [[u.strip() for u in _split_top_level(g, _UNIT_SEP) if u.strip()] for g in groups]
     draft.units = [u for group in units_by_group for u in group]
     draft.bureau_units = len(units_by_group[0]) if units_by_group else 0
+
+
+def _split_top_level(text: str, separators: str) -> list[str]:
+    """Split at ``separators`` outside brackets: "各县(市、区)教育局、市直学校" → two units, not three."""
+    parts, depth, current = [], 0, []
+    for char in text:
+        if char in "(（":
+            depth += 1
+        elif char in ")）":
+            depth = max(0, depth - 1)
+        if char in separators and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
 
 
 def _build_task(draft: _TaskDraft) -> Task:

