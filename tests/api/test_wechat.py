@@ -7,6 +7,7 @@ customer-service API, as a real HTTP server on loopback.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -37,6 +38,7 @@ from api.settings import Settings
 from api.wechat import text as T
 from api.wechat.channel import RateLimiter, TTLCache
 from api.wechat.crypto import DecryptError, MessageCrypto, ReceiverError, SignatureError, pad, unpad
+from api.wechat.custom import CustomService
 from api.wechat.routes import get_answerer
 from api.wechat.xml import Inbound, parse_fields
 from index.store import PlanIndex, build_index
@@ -512,6 +514,24 @@ def test_slow_answer_goes_by_customer_service_message(make_client: Callable[...,
         assert token == "TOKEN2" and len(stand_in.tokens_issued) == 2
         assert stand_in.tokens_issued[0]["appid"] == [APPID] and stand_in.tokens_issued[0]["secret"] == ["s3cret"]
         assert calls == ["谁负责近视防控"]
+    finally:
+        stand_in.close()
+
+
+def test_access_token_is_cached_and_refreshed_when_rejected() -> None:
+    stand_in = CustomServiceStandIn()
+    try:
+        service = CustomService(stand_in.url, APPID, "s3cret")
+
+        async def send_three() -> None:
+            for n in range(3):
+                await service.send_text("oUser", f"第{n}条")
+
+        asyncio.run(send_three())
+        # one token, rejected once (40001) and replaced; the replacement then serves every later message
+        assert len(stand_in.tokens_issued) == 2
+        assert [t for t, _ in stand_in.sent] == ["TOKEN2"] * 3
+        assert [p["text"] for _, p in stand_in.sent] == [{"content": f"第{n}条"} for n in range(3)]
     finally:
         stand_in.close()
 
