@@ -20,6 +20,7 @@ from index.embeddings import PlanQAEmbeddings, load_embeddings
 from index.store import PlanIndex, build_index, corpus_title
 from rag.parse import parse_plan
 from rag.types import Plan
+from tests.llm_server import llm_server  # noqa: F401  (session fixture: the local LLM, tests marked llm)
 
 DATA = Path(__file__).parent / "data"
 
@@ -73,7 +74,7 @@ def free_port() -> int:
 
 
 def start_server(env: dict[str, str], workers: int = 1, timeout: float = 60.0) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``planqa serve`` (a real uvicorn) on a free loopback port; wait until /health says ok."""
+    """Start ``planqa serve`` (a real uvicorn) on a free loopback port; wait until /ready says ok."""
     port = free_port()
     full_env = {**os.environ, **env, "PLANQA_HOST": "127.0.0.1", "PLANQA_PORT": str(port)}
     proc = subprocess.Popen(
@@ -90,7 +91,7 @@ def start_server(env: dict[str, str], workers: int = 1, timeout: float = 60.0) -
             out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
             raise RuntimeError(f"server exited with {proc.returncode}:\n{out}")
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
                 return proc, url
         except httpx.HTTPError:
             pass
