@@ -69,7 +69,7 @@ class ConversationConfig:
 
 
 # Words that point back at the previous answer.
-_REFERENCE = re.compile(r"它|其|这项|该项|此项|那项|这一项|这个|那个|这条|该条|上述|上面|刚才|前面|这些|该任务")
+_REFERENCE = re.compile(r"(?:这|该|此|那)(?:一)?(?:项|个|条)任务|它|其|这项|该项|此项|那项|这一项|这个|那个|这条|该条|上述|上面|刚才|前面|这些|该任务")
 _WHO = re.compile(r"谁|牵头|责任单位|负责单位|主责|哪(?:个|些|一个)?(?:科室|部门|单位|处室)|配合单位|who", re.I)
 _ORIGINAL = re.compile(r"原文|全文|完整(?:内容|文本|表述|的)?|详细内容|具体内容|详细(?:说说|讲讲|看看|介绍)|展开")
 # 第二个 / 第2个 / 最后一个, but not 第二个任务 (task 2, as query analysis reads it).
@@ -89,6 +89,8 @@ def resolve(question: str, previous: Turn | None, plan: Plan) -> tuple[FollowUp,
     query = analyze(text, plan)
     if _ORIGINAL.search(text) and query.intent is Intent.TASK and query.task_number is not None:
         return FollowUp.ORIGINAL, "", query.task_number  # "第8项的原文" needs no previous turn
+    if _WHO.search(text) and query.intent is Intent.TASK and query.task_number is not None:
+        return FollowUp.LEAD, "", query.task_number  # nor does "第8项的牵头单位是谁"
     if previous is None:
         return FollowUp.NONE, question, None
 
@@ -264,7 +266,7 @@ def original_answer(plan: Plan, task: Task, question: str) -> Answer:
 def _has_topic(text: str, plan: Plan) -> bool:
     """Whether the question names something besides the previous answer ("那它的牵头单位是谁" names nothing)."""
     stripped = _REFERENCE.sub(" ", text)
-    stripped = re.sub(r"^(?:那|那么)|的|单位|牵头|配合|责任|负责|主责|是|有", " ", stripped)
+    stripped = re.sub(r"^(?:那|那么)|的|单位|牵头|配合|责任|负责|主责|是|有|由|来|都|分别", " ", stripped)
     return bool(analyze(stripped, plan).topic.strip())
 
 
