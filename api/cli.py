@@ -136,6 +136,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int, default=1)
     p.set_defaults(func=cmd_serve)
+
+    # Evaluation and benchmarks live in eval/; these are only their entry points.
+    from eval import bench_cli
+
+    p = sub.add_parser("eval", help="score answers on the gold questions (eval/data), write eval/reports")
+    bench_cli.add_eval_arguments(p)
+    p.set_defaults(func=bench_cli.cmd_eval)
+    p = sub.add_parser("bench", help="benchmark build, cold start, latency, throughput, memory")
+    bench_cli.add_bench_arguments(p)
+    p.set_defaults(func=bench_cli.cmd_bench)
     return parser
 
 

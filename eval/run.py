@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from eval import report
-from eval.gold import GOLD, GoldQuestion, load_gold
+from eval.bench_cli import add_eval_arguments
+from eval.gold import GoldQuestion, load_gold
 from eval.score import Outcome, by_category, outcome_dict, score_one, summarize
 from eval.systems import HttpSystem, LangChainBaseline, PlanQASystem, Prediction, RetrieverBaseline, System
 from rag.retrieve import Retriever
@@ -74,17 +74,8 @@ def build_systems(args: argparse.Namespace) -> list[System]:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="planqa eval", description="score PlanQA on the gold questions")
-    add_arguments(p)
+    add_eval_arguments(p)
     return p
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--split", choices=["dev", "test", "all"], default="test", help="which questions (default: test)")
-    p.add_argument("--retriever", choices=[r.value for r in Retriever], default="hybrid")
-    p.add_argument("--url", help="evaluate a running server (POST URL/ask) instead of in-process")
-    p.add_argument("--compare", action="store_true", help="also score the baselines, side by side")
-    p.add_argument("--gold", type=Path, default=GOLD, help="gold questions (JSON lines)")
-    p.add_argument("--out", type=Path, default=report.REPORTS, help="report folder (default: eval/reports)")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -1,0 +1,44 @@
+"""Entry points for ``planqa eval`` and ``planqa bench`` (wired in ``api/cli.py``).
+
+Only argparse here: the heavy imports (FAISS, the model) happen when a command runs, not when ``planqa`` starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+EVAL_DIR = Path(__file__).parent
+REPORTS = EVAL_DIR / "reports"
+
+
+def add_eval_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--split", choices=["dev", "test", "all"], default="test", help="which questions (default: test)")
+    p.add_argument("--retriever", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    p.add_argument("--url", help="evaluate a running server (POST URL/ask) instead of in-process")
+    p.add_argument("--compare", action="store_true", help="also score the baselines, side by side")
+    p.add_argument("--gold", type=Path, default=EVAL_DIR / "data" / "gold.jsonl", help="gold questions (JSON lines)")
+    p.add_argument("--out", type=Path, default=REPORTS, help="report folder (default: eval/reports)")
+
+
+def add_bench_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--concurrency", default="16,64", help="concurrent clients, comma-separated (default 16,64)")
+    p.add_argument("--requests", type=int, default=2000, help="requests per load level at most (default 2000)")
+    p.add_argument("--duration", type=float, default=20.0, help="seconds per load level at most (default 20)")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes for PlanQA (default 1)")
+    p.add_argument("--passes", type=int, default=2, help="passes over the gold questions in-process (default 2)")
+    p.add_argument("--no-baseline", action="store_true", help="skip the LangChain baseline")
+    p.add_argument("--out", type=Path, default=REPORTS, help="report folder (default: eval/reports)")
+
+
+def cmd_eval(args: argparse.Namespace, settings: Any) -> int:
+    from eval.run import main
+
+    return main(args)
+
+
+def cmd_bench(args: argparse.Namespace, settings: Any) -> int:
+    from eval.bench.run import main
+
+    return main(args)
