@@ -66,7 +66,9 @@ class TTLCache(Generic[V]):
 class RateLimiter:
     """At most ``limit`` events per user in any ``window`` seconds; remembers at most ``max_users`` users."""
 
-    def __init__(self, limit: int, window: float, max_users: int = 10_000, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, limit: int, window: float, max_users: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ):
         self.limit, self.window, self.clock = limit, window, clock
         self._users: TTLCache[deque[float]] = TTLCache(max_users, window, clock)
 

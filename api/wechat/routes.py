@@ -64,7 +64,9 @@ def _account(request: Request, kind: str, settings: Settings, index: PlanIndex) 
         )
         sender = None
         if settings.wechat_appsecret:
-            sender = CustomService(settings.wechat_api_base, settings.wechat_appid, settings.wechat_appsecret).send_text
+            sender = CustomService(
+                settings.wechat_api_base, settings.wechat_appid, settings.wechat_appsecret
+            ).send_text
         account = Account(settings.wechat_token, crypto, Channel(index.plan, sender=sender))
     else:
         if not settings.wecom_token:
@@ -76,7 +78,9 @@ def _account(request: Request, kind: str, settings: Settings, index: PlanIndex) 
 
 
 def _not_configured(what: str, variable: str) -> ApiError:
-    return ApiError(404, "not_configured", f"未配置{what}。Not configured: set {variable} to enable this route.")
+    return ApiError(
+        404, "not_configured", f"未配置{what}。Not configured: set {variable} to enable this route."
+    )
 
 
 def _bad(e: WeChatError) -> ApiError:
@@ -86,7 +90,9 @@ def _bad(e: WeChatError) -> ApiError:
 def _check_fresh(timestamp: str) -> None:
     if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_AGE:
         raise ApiError(
-            403, "stale_request", "请求已过期。Stale or missing timestamp (over 5 minutes off): check the server clock."
+            403,
+            "stale_request",
+            "请求已过期。Stale or missing timestamp (over 5 minutes off): check the server clock.",
         )
 
 
@@ -110,7 +116,9 @@ def _seal(crypto: MessageCrypto, xml: str) -> str:
     return encrypted_reply(encrypted, crypto.sign(timestamp, nonce, encrypted), timestamp, nonce)
 
 
-async def _respond(account: Account, msg: Inbound, answerer: Answerer, request: Request, encrypt: bool) -> Response:
+async def _respond(
+    account: Account, msg: Inbound, answerer: Answerer, request: Request, encrypt: bool
+) -> Response:
     text = await account.channel.reply(msg, answerer)
     request.state.log_fields = {"wechat_type": msg.msg_type, "deferred": text is None}
     if text is None:
@@ -123,8 +131,13 @@ async def _respond(account: Account, msg: Inbound, answerer: Answerer, request: 
 
 @router.get("/wechat", response_class=PlainTextResponse, summary="公众号 server verification")
 async def wechat_verify(
-    request: Request, settings: SettingsDep, index: IndexDep,
-    signature: str = "", timestamp: str = "", nonce: str = "", echostr: str = "",
+    request: Request,
+    settings: SettingsDep,
+    index: IndexDep,
+    signature: str = "",
+    timestamp: str = "",
+    nonce: str = "",
+    echostr: str = "",
 ) -> str:
     account = _account(request, "wechat", settings, index)
     _check_fresh(timestamp)
@@ -137,8 +150,15 @@ async def wechat_verify(
 
 @router.post("/wechat", summary="公众号 messages (plaintext, compatible or safe mode)")
 async def wechat_message(
-    request: Request, settings: SettingsDep, index: IndexDep, answerer: AnswererDep,
-    signature: str = "", timestamp: str = "", nonce: str = "", encrypt_type: str = "", msg_signature: str = "",
+    request: Request,
+    settings: SettingsDep,
+    index: IndexDep,
+    answerer: AnswererDep,
+    signature: str = "",
+    timestamp: str = "",
+    nonce: str = "",
+    encrypt_type: str = "",
+    msg_signature: str = "",
 ) -> Response:
     account = _account(request, "wechat", settings, index)
     body = await _body(request)
@@ -148,7 +168,9 @@ async def wechat_message(
         check_signature(signature, account.token, timestamp, nonce)
         if encrypted:
             if account.crypto is None:
-                raise WeChatError("收到加密消息但未配置EncodingAESKey。Encrypted message: set PLANQA_WECHAT_AES_KEY.")
+                raise WeChatError(
+                    "收到加密消息但未配置EncodingAESKey。Encrypted message: set PLANQA_WECHAT_AES_KEY."
+                )
             msg = _open(account.crypto, body, msg_signature, timestamp, nonce)
         elif encrypt_type.lower() in {"", "raw"}:
             msg = Inbound.of(parse_fields(body))
@@ -161,8 +183,13 @@ async def wechat_message(
 
 @router.get("/wecom", response_class=PlainTextResponse, summary="企业微信 URL verification")
 async def wecom_verify(
-    request: Request, settings: SettingsDep, index: IndexDep,
-    msg_signature: str = "", timestamp: str = "", nonce: str = "", echostr: str = "",
+    request: Request,
+    settings: SettingsDep,
+    index: IndexDep,
+    msg_signature: str = "",
+    timestamp: str = "",
+    nonce: str = "",
+    echostr: str = "",
 ) -> str:
     account = _account(request, "wecom", settings, index)
     assert account.crypto is not None
@@ -175,8 +202,13 @@ async def wecom_verify(
 
 @router.post("/wecom", summary="企业微信 messages (always encrypted)")
 async def wecom_message(
-    request: Request, settings: SettingsDep, index: IndexDep, answerer: AnswererDep,
-    msg_signature: str = "", timestamp: str = "", nonce: str = "",
+    request: Request,
+    settings: SettingsDep,
+    index: IndexDep,
+    answerer: AnswererDep,
+    msg_signature: str = "",
+    timestamp: str = "",
+    nonce: str = "",
 ) -> Response:
     account = _account(request, "wecom", settings, index)
     assert account.crypto is not None

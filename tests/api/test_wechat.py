@@ -85,7 +85,9 @@ class Platform:
         return {"signature": sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce}
 
     def post_plain(self, xml: str, **override: str) -> httpx.Response:
-        return self.client.post("/wechat", params={**self.params(), "openid": "x", **override}, content=xml.encode())
+        return self.client.post(
+            "/wechat", params={**self.params(), "openid": "x", **override}, content=xml.encode()
+        )
 
     def post_aes(self, xml: str, timestamp: int | None = None) -> httpx.Response:
         params = self.params(timestamp)
@@ -134,7 +136,9 @@ def make_client(index_dir: Path, plan_index: PlanIndex) -> Iterator[Callable[...
     """A fresh app (fresh caches) sharing the session's index; keyword arguments override settings."""
     opened: list[TestClient] = []
 
-    def make(index: PlanIndex = plan_index, answerer: Callable[..., object] | None = None, **overrides: object):  # type: ignore[no-untyped-def]
+    def make(
+        index: PlanIndex = plan_index, answerer: Callable[..., object] | None = None, **overrides: object
+    ):  # type: ignore[no-untyped-def]
         app = create_app(wechat_settings(index_dir, **overrides), index=index)
         if answerer is not None:
             app.dependency_overrides[get_answerer] = answerer
@@ -197,7 +201,9 @@ def test_known_answer_vectors_from_wechatpy_tests() -> None:
         "OAQqGp/TywZBtDh1yCF2KOd0gpiMZ5jSw3e29mTvmUHzkVQiMS6td7vXUaWOMZnYZlF3So2SjHnwh4jYFxdgpkHHqIrH/54SNdshoQgWYEvc"
         "cTKe7FS709/5t6NMxuGhcUGAPOQipvWTT4dShyqio7mlsl5noTrb++x6En749zCpQVhDpbV6GDnTbcX2e8K9QaNWHp91eBdCRxthuL0="
     )
-    plain = xmltodict.parse(ours.open("74d92dfeb87ba7c714f89d98870ae5eb62dff26d", "1411525903", "461056294", cipher))
+    plain = xmltodict.parse(
+        ours.open("74d92dfeb87ba7c714f89d98870ae5eb62dff26d", "1411525903", "461056294", cipher)
+    )
     assert plain["xml"]["Content"] == "test" and plain["xml"]["FromUserName"] == "messense"
     # test_check_signature_should_ok / _should_fail: the WeCom echostr.
     echo = "4ByGGj+sVCYcvGeQYhaKIk1o0pQRNbRjxybjTGblXrBaXlTXeOo1+bXFXDQQb1o6co6Yh9Bv41n7hOchLF6p+Q=="
@@ -249,7 +255,11 @@ def test_handshake_good_and_bad(platform: Platform) -> None:
     params = platform.params()
     r = platform.client.get("/wechat", params={**params, "echostr": "4815162342"})
     assert r.status_code == 200 and r.text == "4815162342"
-    forged = {**params, "signature": sign("wrong-token", params["timestamp"], params["nonce"]), "echostr": "1"}
+    forged = {
+        **params,
+        "signature": sign("wrong-token", params["timestamp"], params["nonce"]),
+        "echostr": "1",
+    }
     assert platform.client.get("/wechat", params=forged).status_code == 403
     assert platform.client.get("/wechat", params={"echostr": "1"}).status_code == 403
 
@@ -266,7 +276,9 @@ def test_plaintext_round_trip(platform: Platform) -> None:
     reply = platform.open_reply(r)
     assert reply.type == "text" and reply.source == ACCOUNT and reply.target == "teacher-plain"
     # lead unit and task first, then the excerpt
-    assert reply.content.index("第8项") < reply.content.index("体卫艺科（牵头）") < reply.content.index("原文")
+    assert (
+        reply.content.index("第8项") < reply.content.index("体卫艺科（牵头）") < reply.content.index("原文")
+    )
     assert "近视防控" in reply.content.split("原文")[1]
 
 
@@ -286,7 +298,10 @@ def test_bad_signature_and_bad_bodies_get_4xx(platform: Platform) -> None:
     assert c.post("/wechat", params=platform.params(), content=b"<html><body/></html>").status_code == 400
     bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><xml><Content>&b;</Content></xml>'
     assert c.post("/wechat", params=platform.params(), content=bomb).status_code == 400
-    assert c.post("/wechat", params=platform.params(), content=b"<xml><Content>x</Content></xml>").status_code == 400
+    assert (
+        c.post("/wechat", params=platform.params(), content=b"<xml><Content>x</Content></xml>").status_code
+        == 400
+    )
     huge = inbound("u", Content="谁" * 30_000).encode()  # 90 kB
     assert len(huge) > 64 * 1024
     assert c.post("/wechat", params=platform.params(), content=huge).status_code == 413
@@ -313,7 +328,9 @@ def test_compatible_mode_body_with_plaintext_and_encrypt(platform: Platform) -> 
     env = xmltodict.parse(envelope)["xml"]
     body = xml.replace("</xml>", f"<Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>")
     params.update(encrypt_type="aes", msg_signature=env["MsgSignature"])
-    reply = platform.open_reply(platform.client.post("/wechat", params=params, content=body.encode()), platform.oa)
+    reply = platform.open_reply(
+        platform.client.post("/wechat", params=params, content=body.encode()), platform.oa
+    )
     assert "体卫艺科" in reply.content
 
 
@@ -321,14 +338,21 @@ def test_wecom_echostr_and_message(platform: Platform) -> None:
     c = platform.client
     ts, nonce = str(int(time.time())), "1385"
     echostr = PeerWorkPrpCrypto(base64.b64decode(AES_KEY + "=")).encrypt("8523570012", CORPID).decode()
-    good = {"msg_signature": sign(TOKEN, ts, nonce, echostr), "timestamp": ts, "nonce": nonce, "echostr": echostr}
+    good = {
+        "msg_signature": sign(TOKEN, ts, nonce, echostr),
+        "timestamp": ts,
+        "nonce": nonce,
+        "echostr": echostr,
+    }
     r = c.get("/wecom", params=good)
     assert r.status_code == 200 and r.text == "8523570012"
     # and wechatpy agrees on what the signature must be
     with pytest.raises(InvalidSignatureException):
         platform.work.check_signature("0" * 40, ts, nonce, echostr)
     assert c.get("/wecom", params={**good, "msg_signature": "0" * 40}).status_code == 403
-    reply = platform.open_reply(platform.post_wecom(inbound("zhangsan", Content="谁负责近视防控", AgentID="1")), platform.work)
+    reply = platform.open_reply(
+        platform.post_wecom(inbound("zhangsan", Content="谁负责近视防控", AgentID="1")), platform.work
+    )
     assert reply.target == "zhangsan" and "体卫艺科（牵头）" in reply.content
 
 
@@ -347,7 +371,13 @@ def test_retries_are_answered_once(make_client: Callable[..., TestClient]) -> No
 def test_event_dedupe_key_is_user_and_time() -> None:
     a = Inbound.of(parse_fields(inbound("u1", "event", Event="subscribe", CreateTime="1700000000")))
     b = Inbound.of(parse_fields(inbound("u2", "event", Event="subscribe", CreateTime="1700000000")))
-    assert a.dedupe_key != b.dedupe_key and a.dedupe_key == Inbound.of(parse_fields(inbound("u1", "event", Event="subscribe", CreateTime="1700000000"))).dedupe_key
+    assert (
+        a.dedupe_key != b.dedupe_key
+        and a.dedupe_key
+        == Inbound.of(
+            parse_fields(inbound("u1", "event", Event="subscribe", CreateTime="1700000000"))
+        ).dedupe_key
+    )
 
 
 def test_ttl_cache_is_bounded_and_expires() -> None:
@@ -370,16 +400,24 @@ def test_rate_limiter_window() -> None:
 
 
 def test_voice_subscribe_and_image(platform: Platform) -> None:
-    voice = platform.open_reply(platform.post_plain(inbound("teacher-v", "voice", Recognition="谁负责近视防控", MediaId="m")))
+    voice = platform.open_reply(
+        platform.post_plain(inbound("teacher-v", "voice", Recognition="谁负责近视防控", MediaId="m"))
+    )
     assert voice.content == platform.ask("teacher-t", "谁负责近视防控")
-    empty = platform.open_reply(platform.post_plain(inbound("teacher-v", "voice", Recognition="", MediaId="m")))
+    empty = platform.open_reply(
+        platform.post_plain(inbound("teacher-v", "voice", Recognition="", MediaId="m"))
+    )
     assert empty.content == T.NO_VOICE_TEXT
-    welcome = platform.open_reply(platform.post_plain(inbound("teacher-s", "event", Event="subscribe"))).content
+    welcome = platform.open_reply(
+        platform.post_plain(inbound("teacher-s", "event", Event="subscribe"))
+    ).content
     examples = [line.split(". ", 1)[1] for line in welcome.splitlines() if line[:2] in {"1.", "2.", "3."}]
     assert len(examples) == 3
     for question in examples:  # the examples must be questions the plan answers
         assert "抱歉" not in platform.ask("teacher-s", question)
-    image = platform.open_reply(platform.post_plain(inbound("teacher-i", "image", PicUrl="http://x/y.jpg", MediaId="m")))
+    image = platform.open_reply(
+        platform.post_plain(inbound("teacher-i", "image", PicUrl="http://x/y.jpg", MediaId="m"))
+    )
     assert "文字" in image.content and "语音" in image.content
 
 
@@ -397,7 +435,11 @@ def test_rate_limit_says_so(platform: Platform) -> None:
 def long_index(plan: Plan, embeddings, tmp_path_factory: pytest.TempPathFactory) -> PlanIndex:  # type: ignore[no-untyped-def]
     """A plan whose first task joins four real task bodies (about 5 kB), so its answer needs three messages."""
     body = "".join(plan.task(n).body for n in (6, 8, 12, 5))  # type: ignore[union-attr]
-    text = "一、测试部分\n" + f"1.{body}(责任单位:基教科、计财科,各县区教育行政部门)\n" + f"2.{plan.task(7).text}\n"  # type: ignore[union-attr]
+    text = (
+        "一、测试部分\n"
+        + f"1.{body}(责任单位:基教科、计财科,各县区教育行政部门)\n"
+        + f"2.{plan.task(7).text}\n"
+    )  # type: ignore[union-attr]
     return build_index(text, "测试计划", tmp_path_factory.mktemp("long-index"), embeddings)
 
 
@@ -409,7 +451,9 @@ def test_split_cuts_at_sentence_end_within_2048_bytes(plan: Plan) -> None:
     assert T.split("短答案。") == ("短答案。", "")
 
 
-def test_long_answer_is_split_and_continued(make_client: Callable[..., TestClient], long_index: PlanIndex) -> None:
+def test_long_answer_is_split_and_continued(
+    make_client: Callable[..., TestClient], long_index: PlanIndex
+) -> None:
     platform = Platform(make_client(index=long_index))
     parts = [platform.ask("teacher-long", "第1项任务是什么")]
     while parts[-1].endswith(T.MORE_HINT):
@@ -497,7 +541,9 @@ def test_slow_answer_goes_by_customer_service_message(make_client: Callable[...,
     stand_in = CustomServiceStandIn()
     try:
         calls: list[str] = []
-        client = make_client(answerer=wrap(calls, delay=5.5), wechat_appsecret="s3cret", wechat_api_base=stand_in.url)
+        client = make_client(
+            answerer=wrap(calls, delay=5.5), wechat_appsecret="s3cret", wechat_api_base=stand_in.url
+        )
         platform = Platform(client)
         started = time.monotonic()
         r = platform.post_aes(inbound("oUser123", Content="谁负责近视防控"))
@@ -512,7 +558,9 @@ def test_slow_answer_goes_by_customer_service_message(make_client: Callable[...,
         assert "体卫艺科（牵头）" in payload["text"]["content"]  # type: ignore[index]
         # the rejected token was replaced: two tokens fetched, the second one used
         assert token == "TOKEN2" and len(stand_in.tokens_issued) == 2
-        assert stand_in.tokens_issued[0]["appid"] == [APPID] and stand_in.tokens_issued[0]["secret"] == ["s3cret"]
+        assert stand_in.tokens_issued[0]["appid"] == [APPID] and stand_in.tokens_issued[0]["secret"] == [
+            "s3cret"
+        ]
         assert calls == ["谁负责近视防控"]
     finally:
         stand_in.close()
@@ -557,11 +605,17 @@ def test_end_to_end_on_a_real_server(index_dir: Path, plan_index: PlanIndex) -> 
             platform = Platform(http)
             r = http.get("/wechat", params={**platform.params(), "echostr": "e2e-echo"})
             assert r.status_code == 200 and r.text == "e2e-echo"
-            aes = platform.open_reply(platform.post_aes(inbound("e2e-teacher", Content="谁负责近视防控?")), platform.oa)
+            aes = platform.open_reply(
+                platform.post_aes(inbound("e2e-teacher", Content="谁负责近视防控?")), platform.oa
+            )
             assert "第8项" in aes.content and "体卫艺科（牵头）" in aes.content
-            plain = platform.open_reply(platform.post_plain(inbound("e2e-teacher", Content="基教科负责哪些任务")))
+            plain = platform.open_reply(
+                platform.post_plain(inbound("e2e-teacher", Content="基教科负责哪些任务"))
+            )
             assert "基教科参与" in plain.content
-            work = platform.open_reply(platform.post_wecom(inbound("lisi", Content="第12项任务是什么", AgentID="1")), platform.work)
+            work = platform.open_reply(
+                platform.post_wecom(inbound("lisi", Content="第12项任务是什么", AgentID="1")), platform.work
+            )
             assert "第12项" in work.content and "原文" in work.content
     finally:
         stop_server(proc)
