@@ -7,6 +7,7 @@ citations travel in ``citations`` (and, when streaming, in the first chunk).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -17,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from api.chat import SSE_HEADERS, ApiKeyDep, answer_config, sse, text_source_for
 from api.deps import IndexDep, SettingsDep
 from api.errors import ApiError
+from api.llm import stream_mode
 from api.schemas import CitationOut, ErrorOut
 from api.schemas_openai import (
     MODEL_ID,
@@ -32,6 +34,7 @@ from api.schemas_openai import (
 from rag.conversation import Turn, replay
 
 router = APIRouter(prefix="/v1", tags=["openai"])
+log = logging.getLogger("planqa.api")
 _STARTED = int(time.time())
 _ERRORS: dict[int | str, dict[str, object]] = {401: {"model": ErrorOut}, 422: {"model": ErrorOut}}
 
@@ -69,6 +72,7 @@ def chat_completions(
         chunks = _chunks(completion_id, created, body.model, pieces, citations, info, len(questions[-1]), usage)
         return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
     text = "".join(pieces)
+    request.state.log_fields = {**request.state.log_fields, **stream_mode(pieces)}
     return ChatCompletion(
         id=completion_id,
         created=created,
@@ -98,10 +102,16 @@ def _chunks(
     cited = [c.model_dump() for c in citations]
     yield chunk({"role": "assistant", "content": ""}, citations=cited, planqa=info.model_dump())
     produced = 0
-    for piece in pieces:
-        produced += len(piece)
-        yield chunk({"content": piece})
-    yield chunk({}, "stop")
+    try:
+        for piece in pieces:
+            produced += len(piece)
+            yield chunk({"content": piece})
+    except Exception:  # the text source (an LLM, say) failed midway: tell the client the OpenAI way, and log
+        log.exception("chat stream failed")
+        message = "生成回答时出错，请重试。The answer failed midway: retry, or see the server log."
+        yield sse({"error": {"message": message, "type": "server_error", "code": "internal_error"}})
+        return
+    yield chunk({}, "stop", planqa=stream_mode(pieces))  # extractive | llm | llm_rejected, known only now
     if include_usage:
         base = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model}
         yield sse({**base, "choices": [], "usage": _usage(prompt_chars, produced).model_dump()})
