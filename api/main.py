@@ -16,6 +16,7 @@ from api.settings import Settings, get_settings
 from api.wechat import routes as wechat
 from index.embeddings import load_embeddings
 from index.store import PlanIndex, open_index
+from rag.errors import PlanQAError
 
 log = logging.getLogger("planqa.api")
 
@@ -33,7 +34,11 @@ def create_app(settings: Settings | None = None, index: PlanIndex | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.index is None:
-            app.state.index = load_index_for(settings)
+            try:
+                app.state.index = load_index_for(settings)
+            except PlanQAError as e:  # say what is wrong and how to fix it, then let the server exit
+                log.error(str(e), extra={"event": "startup_failed", "index_dir": str(settings.index_dir)})
+                raise
             log.info("index loaded", extra={"index_version": app.state.index.manifest.version})
         yield
 

@@ -224,7 +224,12 @@ def load_index(index_dir: Path, embeddings: PlanQAEmbeddings, corpus_sha256: str
 def open_index(
     corpus_path: Path, index_dir: Path, embeddings: PlanQAEmbeddings, rebuild: bool, progress: Progress | None = None
 ) -> PlanIndex:
-    """Load the index of ``corpus_path``; when it is missing, stale or corrupt, rebuild if allowed, else raise."""
+    """Load the index of ``corpus_path``; when it is missing or stale, rebuild if allowed, else raise.
+
+    A corrupt index is never rebuilt silently: a file that no longer matches its hash means something
+    damaged the disk or the folder, which an operator should see. IndexCorruptError names the file and the
+    command that rebuilds it.
+    """
     try:
         corpus = corpus_path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -234,7 +239,7 @@ def open_index(
         ) from e
     try:
         return load_index(index_dir, embeddings, corpus_sha256=sha256_text(corpus))
-    except (IndexMissingError, IndexStaleError, IndexCorruptError):
+    except (IndexMissingError, IndexStaleError):
         if not rebuild:
             raise
     return build_index(corpus, corpus_title(corpus_path), index_dir, embeddings, progress=progress)

