@@ -1,0 +1,57 @@
+"""CI gate: the dev split, run in-process with the real model and index, must not score below
+``eval/thresholds.json``. Also: the same questions over HTTP give the same answers, and reports are written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from eval import report
+from eval.gold import load_gold
+from eval.run import evaluate, failures
+from eval.systems import HttpSystem, PlanQASystem
+from index.store import PlanIndex
+
+THRESHOLDS = Path(__file__).resolve().parents[2] / "eval" / "thresholds.json"
+
+
+@pytest.fixture(scope="module")
+def dev_run(plan_index: PlanIndex):  # type: ignore[no-untyped-def]
+    config = json.loads(THRESHOLDS.read_text(encoding="utf-8"))
+    questions = load_gold(split=config["split"])
+    results, raw = evaluate([PlanQASystem(plan_index)], questions)
+    return config, questions, results, raw
+
+
+def test_dev_split_meets_the_thresholds(dev_run) -> None:  # type: ignore[no-untyped-def]
+    config, questions, results, raw = dev_run
+    overall = results["planqa"]["overall"]
+    below = {k: (overall[k], v) for k, v in config["min"].items() if overall[k] is None or overall[k] < v}
+    if below:
+        wrong = failures(questions, *raw["planqa"])
+        detail = "\n".join(f"  {f['id']} {f['question']} gold={f['gold']} got={f['got']}" for f in wrong[:40])
+        pytest.fail(f"below eval/thresholds.json: {below}\nwrong answers:\n{detail}")
+
+
+def test_http_gives_the_same_answers(dev_run, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    _, questions, _, raw = dev_run
+    sample = questions[::9]
+    http = HttpSystem(live_server)
+    try:
+        over_http = [http.ask(q.question) for q in sample]
+    finally:
+        http.close()
+    in_process = [raw["planqa"][1][questions.index(q)] for q in sample]
+    assert [(p.found, p.tasks, p.units) for p in over_http] == [(p.found, p.tasks, p.units) for p in in_process]
+
+
+def test_reports_are_written(dev_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    _, questions, results, raw = dev_run
+    meta = {**report.machine(), "split": "dev", "questions": len(questions), "mode": "test", "command": "pytest"}
+    paths = report.write("eval-dev", meta, results, failures(questions, *raw["planqa"]), [], tmp_path)
+    md, js, png = paths
+    assert "| planqa |" in md.read_text(encoding="utf-8")
+    assert json.loads(js.read_text(encoding="utf-8"))["results"]["planqa"]["overall"]["n"] == len(questions)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,0 +1,72 @@
+"""The gold file: valid, large enough, covering every task, unit and intent the issue asks for."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import pytest
+
+from eval.gold import SCHEMA, Category, GoldQuestion, Kind, load_gold
+from rag.types import Plan
+
+
+@pytest.fixture(scope="module")
+def gold() -> list[GoldQuestion]:
+    return load_gold()
+
+
+def test_enough_questions_in_both_splits(gold: list[GoldQuestion]) -> None:
+    assert len(gold) >= 200
+    splits = Counter(q.split.value for q in gold)
+    assert splits["dev"] >= 100 and splits["test"] >= 100
+    for category in Category:
+        in_split = {q.split.value for q in gold if q.category is category}
+        assert in_split == {"dev", "test"}, f"{category} is missing from a split"
+
+
+def test_every_task_asked_at_least_three_times(gold: list[GoldQuestion], plan: Plan) -> None:
+    asked = Counter(t for q in gold if not q.refuse and q.kind is not Kind.REVERSE for t in q.gold_tasks)
+    thin = {t.number: asked[t.number] for t in plan.tasks if asked[t.number] < 3}
+    assert not thin, f"tasks asked fewer than three times: {thin}"
+    assert set(asked) <= {t.number for t in plan.tasks}, "a gold task the plan does not have"
+
+
+def test_reverse_lookup_for_every_unit(gold: list[GoldQuestion], plan: Plan) -> None:
+    from rag.units import unit_names
+
+    asked = {q.gold_units[0] for q in gold if q.kind is Kind.REVERSE and not q.refuse}
+    assert set(unit_names(plan)) <= asked
+
+
+def test_absent_numbers_and_section_are_asked(gold: list[GoldQuestion]) -> None:
+    absent = " ".join(q.question for q in gold if q.category is Category.TASK_ABSENT)
+    for n, cn in ((18, "十八"), (19, "十九"), (20, "二十"), (21, "二十一"), (22, "二十二")):
+        assert str(n) in absent or cn in absent, f"task {n} is never asked about"
+    assert any("第五部分" in q.question for q in gold if q.refuse)
+
+
+def test_labels_agree_with_the_plan(gold: list[GoldQuestion], plan: Plan) -> None:
+    """Labels were transcribed by hand from the plan; the parser read the same notes independently."""
+    for q in gold:
+        if q.kind is Kind.WHO and not q.refuse:
+            task = plan.task(q.gold_tasks[0])
+            assert task is not None and list(task.units) == q.gold_units, q.id
+        cited = [t for t in (plan.task(n) for n in q.gold_tasks) if t is not None]
+        for s in q.must_contain:
+            if q.kind is not Kind.SECTION:  # a section's substring is its title
+                assert any(s in t.text for t in cited), f"{q.id}: {s!r} is in none of its gold tasks"
+
+
+def test_schema_file_is_current() -> None:
+    assert json.loads(SCHEMA.read_text(encoding="utf-8")) == GoldQuestion.model_json_schema()
+
+
+def test_validation_rejects_inconsistent_labels() -> None:
+    base = {"id": "who-999", "split": "dev", "category": "who", "question": "谁负责?", "kind": "who"}
+    with pytest.raises(ValueError):
+        GoldQuestion.model_validate({**base, "gold_tasks": [8]})  # who without units
+    with pytest.raises(ValueError):
+        GoldQuestion.model_validate({**base, "refuse": True, "gold_tasks": [8]})  # refuse with a task
+    ok = GoldQuestion.model_validate({**base, "gold_tasks": [8], "gold_units": ["体卫艺科"], "lead_unit": "体卫艺科"})
+    assert ok.lead_unit == "体卫艺科"

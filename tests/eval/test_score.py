@@ -1,0 +1,89 @@
+"""The scorer, on hand-made predictions: each rule can fail, and the aggregate counts what it should."""
+
+from __future__ import annotations
+
+from eval.gold import GoldQuestion
+from eval.score import score_one, summarize
+from eval.systems import Prediction, _chunk_units, _task_spans
+
+WHO = GoldQuestion.model_validate({
+    "id": "who-900", "split": "dev", "category": "who", "question": "谁负责近视防控?", "kind": "who",
+    "gold_tasks": [8], "gold_units": ["体卫艺科", "教育评估监测中心", "基教科"], "lead_unit": "体卫艺科",
+})
+REVERSE = GoldQuestion.model_validate({
+    "id": "reverse-900", "split": "dev", "category": "reverse", "question": "督导室负责哪些任务?", "kind": "reverse",
+    "gold_tasks": [11, 12, 13, 26], "gold_units": ["督导室"],
+})
+FACT = GoldQuestion.model_validate({
+    "id": "fact_number-900", "split": "dev", "category": "fact_number", "question": "大班额比例?", "kind": "fact",
+    "gold_tasks": [12], "must_contain": ["1%"],
+})
+REFUSE = GoldQuestion.model_validate({
+    "id": "out_of_scope-900", "split": "dev", "category": "out_of_scope", "question": "明天天气?", "kind": "fact",
+    "refuse": True,
+})
+
+
+def pred(tasks=(), units=(), text="", found=True, ms=1.0) -> Prediction:  # type: ignore[no-untyped-def]
+    return Prediction(found, tuple(tasks), tuple(units), text, ms)
+
+
+def test_who_needs_the_exact_unit_set_with_the_lead_first() -> None:
+    right = score_one(WHO, pred([8, 31], ["体卫艺科", "教育评估监测中心", "基教科"]))
+    assert right.correct and right.hit1 == 1.0 and right.unit_exact == 1.0 and right.lead_ok == 1.0
+    reordered = score_one(WHO, pred([8], ["基教科", "体卫艺科", "教育评估监测中心"]))
+    assert reordered.unit_exact == 1.0 and reordered.lead_ok == 0.0 and not reordered.correct
+    missing = score_one(WHO, pred([8], ["体卫艺科"]))
+    assert missing.unit_exact == 0.0 and missing.lead_ok == 1.0 and not missing.correct
+
+
+def test_ranks_give_hit_at_k_and_reciprocal_rank() -> None:
+    second = score_one(WHO, pred([31, 8], ["体卫艺科"]))
+    assert (second.hit1, second.hit3, second.rr) == (0.0, 1.0, 0.5) and not second.correct
+    absent = score_one(WHO, pred([1, 2, 3]))
+    assert (absent.hit1, absent.hit3, absent.rr) == (0.0, 0.0, 0.0)
+
+
+def test_reverse_lookup_is_scored_as_a_set() -> None:
+    exact = score_one(REVERSE, pred([26, 11, 12, 13]))
+    assert exact.correct and exact.rev_precision == 1.0 and exact.rev_recall == 1.0 and exact.hit1 is None
+    partial = score_one(REVERSE, pred([11, 12, 30]))
+    assert not partial.correct and partial.rev_precision == 2 / 3 and partial.rev_recall == 0.5
+
+
+def test_facts_need_every_substring_full_width_or_not() -> None:
+    assert score_one(FACT, pred([12], text="大班额比例控制在1％以内")).correct  # NFKC: ％ is %
+    wrong = score_one(FACT, pred([12], text="稳步消除化解义务教育大班额"))
+    assert wrong.hit1 == 1.0 and wrong.substr_ok == 0.0 and not wrong.correct
+
+
+def test_refusals() -> None:
+    assert score_one(REFUSE, pred(found=False)).correct
+    assert not score_one(REFUSE, pred([12], text="…")).correct
+    refused_answerable = score_one(FACT, pred(found=False))
+    assert not refused_answerable.correct and refused_answerable.hit1 == 0.0
+
+
+def test_summary_counts_refusal_precision_recall_and_latency() -> None:
+    outcomes = [
+        score_one(REFUSE, pred(found=False, ms=10)),  # true refusal
+        score_one(REFUSE, pred([3], ms=20)),  # answered the unanswerable
+        score_one(FACT, pred(found=False, ms=30)),  # refused an answerable question
+        score_one(FACT, pred([12], text="1%", ms=40)),  # right
+    ]
+    s = summarize(outcomes)
+    assert s["n"] == 4 and s["accuracy"] == 0.5
+    assert s["refusal_p"] == 0.5 and s["refusal_r"] == 0.5 and s["answered_unanswerable"] == 1
+    assert s["hit@1"] == 0.5  # over the two answerable questions
+    assert s["max_ms"] == 40 and s["p50_ms"] == 25
+
+
+def test_langchain_chunks_are_credited_to_the_task_they_overlap_most() -> None:
+    corpus = "一、甲\n  1.第一项。内容。(责任单位:甲科、乙科,各县区)\n  2.第二项。更多内容。(责任单位:丙科)\n"
+    spans = _task_spans(corpus)
+    assert set(spans) == {1, 2} and corpus[spans[2][0] :].lstrip().startswith("2.第二项")
+    start = corpus.index("2.")
+    chunk = corpus[start:]
+    assert _chunk_units(corpus, chunk, start, spans[2]) == ("丙科",)
+    tail_of_one = corpus[corpus.index("内容") : corpus.index("2.") + 4]  # task 1's note, then the start of task 2
+    assert _chunk_units(corpus, tail_of_one, corpus.index("内容"), spans[2]) == ("甲科", "乙科", "各县区")
