@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.llm import install as install_llm
 from api.logs import configure_logging
 from api.middleware import RequestContextMiddleware
 from api.routes import ask, health, openai_compat, page, plan, stream
@@ -16,7 +17,6 @@ from api.settings import Settings, get_settings
 from api.wechat import routes as wechat
 from index.embeddings import load_embeddings
 from index.store import PlanIndex, open_index
-from rag.errors import PlanQAError
 
 log = logging.getLogger("planqa.api")
 
@@ -34,11 +34,7 @@ def create_app(settings: Settings | None = None, index: PlanIndex | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.index is None:
-            try:
-                app.state.index = load_index_for(settings)
-            except PlanQAError as e:  # say what is wrong and how to fix it, then let the server exit
-                log.error(str(e), extra={"event": "startup_failed", "index_dir": str(settings.index_dir)})
-                raise
+            app.state.index = load_index_for(settings)
             log.info("index loaded", extra={"index_version": app.state.index.manifest.version})
         yield
 
@@ -50,6 +46,7 @@ def create_app(settings: Settings | None = None, index: PlanIndex | None = None)
     )
     app.state.settings = settings
     app.state.index = index
+    install_llm(app, settings)  # optional LLM answers (PLANQA_LLM_*); a no-op when unset
     app.add_middleware(RequestContextMiddleware, max_body=settings.max_request_bytes)
     install_error_handlers(app)
     for module in (ask, stream, openai_compat, page, plan, health, wechat):
