@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from enum import StrEnum
 
+from fastapi import FastAPI
 from starlette.datastructures import State
 
+from api.chat import answer_config
 from api.settings import Settings
 from index.store import PlanIndex
-from rag.answer import AnswerConfig, answer
+from rag.answer import answer
 from rag.generate import AnswerStream, Generation, Generator, LLMConfig
+from rag.present import TextSource, extractive_text, with_inline_citations
 from rag.types import Answer
 
 
@@ -49,16 +53,33 @@ def generator_for(state: State, settings: Settings) -> Generator | None:
     return generator
 
 
+def install(app: FastAPI, settings: Settings) -> None:
+    """With an LLM configured: build the Generator now (a bad prompt file stops start-up) and plug LLM
+    streams into the streaming routes' text sources (``api.chat.text_source_for``)."""
+    if not settings.llm_enabled:
+        return
+    generator_for(app.state, settings)
+    app.state.text_sources = {
+        channel.value: _text_source(app.state, settings, channel) for channel in (Channel.WEB, Channel.OPENAI)
+    }
+
+
+def _text_source(state: State, settings: Settings, channel: Channel) -> TextSource:
+    def source(extractive: Answer) -> Iterable[str]:
+        generator = generator_for(state, settings)
+        if generator is None or not generator.applies(extractive):
+            return extractive_text(extractive)
+        return generator.stream(state.index.plan, extractive, budget(settings, channel), with_inline_citations)
+
+    return source
+
+
 def budget(settings: Settings, channel: Channel) -> float:
     return {
         Channel.WEB: settings.llm_budget_web_s,
         Channel.WECHAT: settings.llm_budget_wechat_s,
         Channel.OPENAI: settings.llm_budget_openai_s,
     }[channel]
-
-
-def answer_config(settings: Settings) -> AnswerConfig:
-    return AnswerConfig(top_k=settings.top_k, max_question_chars=settings.max_question_chars)
 
 
 def generate_answer(
@@ -76,8 +97,21 @@ def generate_answer(
     """
     started = time.perf_counter() if started is None else started
     extractive = answer(index, question, answer_config(settings), top_k=top_k)
+    return rewrite(index, extractive, settings, generator, channel, started)
+
+
+def rewrite(
+    index: PlanIndex,
+    extractive: Answer,
+    settings: Settings,
+    generator: Generator | None,
+    channel: Channel,
+    started: float | None = None,
+) -> tuple[Answer, Generation | None]:
+    """``extractive`` rewritten by the LLM when one is configured, applies, and its answer passes the checks."""
     if generator is None or not generator.applies(extractive):
         return extractive, None
+    started = time.perf_counter() if started is None else started
     remaining = budget(settings, channel) - (time.perf_counter() - started)
     generation = generator.generate(index.plan, extractive, max(remaining, 0.1))
     return generation.answer, generation
@@ -109,3 +143,12 @@ def log_fields(result: Answer, generation: Generation | None = None) -> dict[str
         fields["llm_ms"] = generation.elapsed_ms
         fields["prompt"] = generation.prompt
     return fields
+
+
+def stream_mode(pieces: Iterable[str]) -> dict[str, object]:
+    """After a text source is exhausted: ``{"answer_mode", "answer_mode_reason"}`` for the closing event."""
+    result = getattr(pieces, "result", None)
+    if result is None:
+        return {"answer_mode": "extractive", "answer_mode_reason": None}
+    final: Answer = result.answer
+    return {"answer_mode": final.mode.value, "answer_mode_reason": final.mode_reason}

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -95,9 +95,14 @@ class Generator:
             pass
         return stream.result_for(streamed=False)
 
-    def stream(self, plan: Plan, extractive: Answer, budget_s: float) -> AnswerStream:
-        """An iterator of text pieces (checked sentences); ``.result`` holds the Generation once exhausted."""
-        return AnswerStream(self, plan, extractive, budget_s)
+    def stream(
+        self, plan: Plan, extractive: Answer, budget_s: float, present: Callable[[Answer], str] | None = None
+    ) -> AnswerStream:
+        """An iterator of text pieces (checked sentences); ``.result`` holds the Generation once exhausted.
+
+        ``present`` renders the extractive answer where the stream shows it (default: its text as is).
+        """
+        return AnswerStream(self, plan, extractive, budget_s, present)
 
     def prompt_for(self, extractive: Answer) -> Prompt:
         name = self.config.explain_prompt if extractive.intent in STRUCTURED else self.config.answer_prompt
@@ -164,8 +169,16 @@ class AnswerStream:
     answer; ``result.answer.text`` is then exactly what was streamed.
     """
 
-    def __init__(self, generator: Generator, plan: Plan, extractive: Answer, budget_s: float) -> None:
+    def __init__(
+        self,
+        generator: Generator,
+        plan: Plan,
+        extractive: Answer,
+        budget_s: float,
+        present: Callable[[Answer], str] | None = None,
+    ) -> None:
         self.generator, self.plan, self.extractive, self.budget_s = generator, plan, extractive, budget_s
+        self.present = present or (lambda a: a.text)
         self.prompt = generator.prompt_for(extractive)
         self.verdict: Verdict | None = None
         self.llm_text = ""  # everything the model produced
@@ -178,15 +191,15 @@ class AnswerStream:
     def __iter__(self) -> Iterator[str]:
         structured = self.extractive.intent in STRUCTURED
         if not self.generator.applies(self.extractive):
-            yield self._show(self.extractive.text)
+            yield self._show(self.present(self.extractive))
             self.result = self.result_for(streamed=True)
             return
         if structured:
-            yield self._show(self.extractive.text + "\n\n")
+            yield self._show(self.present(self.extractive) + "\n\n")
         for piece in self.llm_segments():
             yield self._show(piece)
         if self.verdict is not PASS and not structured:
-            yield self._show((_REJECTED_NOTICE if self.checked else "") + self.extractive.text)
+            yield self._show((_REJECTED_NOTICE if self.checked else "") + self.present(self.extractive))
         self.result = self.result_for(streamed=True)
 
     def _show(self, text: str) -> str:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
 from api.chat import answer_turn, ask_response
 from api.deps import IndexDep, SettingsDep
-from api.llm import Channel, generate_answer, generator_for, log_fields
+from api.llm import Channel, generate_answer, generator_for, log_fields, rewrite
 from api.schemas import AskRequest, AskResponse, ErrorOut, SearchHitOut, SearchOut
 from rag.answer import MAX_QUESTION_CHARS, validate_question
 from rag.retrieve import RetrievalConfig, Retriever, search
@@ -21,10 +22,13 @@ _ERRORS: dict[int | str, dict[str, object]] = {422: {"model": ErrorOut}, 413: {"
 @router.post("/ask", response_model=AskResponse, responses=_ERRORS, summary="Answer a question with citations")
 def ask(body: AskRequest, index: IndexDep, settings: SettingsDep, request: Request) -> AskResponse:
     started = time.perf_counter()
+    generator = generator_for(request.app.state, settings)  # None unless PLANQA_LLM_* are set
     if body.conversation_id:  # a turn of a conversation: follow-ups resolve against the turn before (#5)
         turn = answer_turn(request, index, settings, body.question, body.conversation_id, body.top_k)
+        generated, generation = rewrite(index, turn.answer, settings, generator, Channel.WEB, started)
+        request.state.log_fields = {**request.state.log_fields, **log_fields(generated, generation)}
+        turn = replace(turn, answer=generated)
         return ask_response(index, turn, body.conversation_id, (time.perf_counter() - started) * 1000)
-    generator = generator_for(request.app.state, settings)  # None unless PLANQA_LLM_* are set
     result, generation = generate_answer(index, body.question, settings, generator, Channel.WEB, body.top_k, started)
     request.state.log_fields = {"intent": result.intent.value, "found": result.found, **log_fields(result, generation)}
     return AskResponse.of(result, (time.perf_counter() - started) * 1000)

@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from api.chat import SSE_HEADERS, answer_turn, ask_response, sse, text_source_for
 from api.deps import IndexDep, SettingsDep
+from api.llm import stream_mode
 from api.schemas import AskRequest, ErrorOut
 from rag.errors import PlanQAError
 
@@ -57,4 +58,4 @@ def _events(meta: dict[str, object], pieces: Iterable[str], started: float, requ
         yield sse({"error": {"code": "internal_error", "message": message, "request_id": request_id}}, "error")
         return
     elapsed = round((time.perf_counter() - started) * 1000, 2)
-    yield sse({"answer": "".join(text), "elapsed_ms": elapsed}, "done")
+    yield sse({"answer": "".join(text), "elapsed_ms": elapsed, **stream_mode(pieces)}, "done")
