@@ -96,6 +96,10 @@ def markdown(meta: dict[str, Any], results: dict[str, Any], failures: list[dict[
     if len(results) > 1:
         out += ["", "## Where PlanQA does not beat a baseline", ""]
         out += v or ["PlanQA's answer accuracy beats every baseline in every category."]
+    if meta.get("llm"):  # planqa eval --llm: rejection rate and latency of generation (eval/llm.py)
+        from eval.llm import markdown as llm_markdown
+
+        out += ["", *llm_markdown(meta["llm"])]
     if failures:
         out += ["", f"## {PLANQA if PLANQA in results else names[0]}: questions answered wrongly ({len(failures)})", "",
                 "| id | question | gold | got |", "|---|---|---|---|"]

@@ -59,6 +59,8 @@ def build_systems(args: argparse.Namespace) -> list[System]:
     settings = Settings()
     index = load_index_for(settings)
     retriever = Retriever(args.retriever)
+    if getattr(args, "llm", False):  # the LLM run first, the extractive one last (the report's main system)
+        return [llm_system(settings, index), PlanQASystem(index, retriever)]
     if not args.compare:
         return [PlanQASystem(index, retriever)]
     corpus = settings.corpus.read_text(encoding="utf-8")
@@ -72,6 +74,18 @@ def build_systems(args: argparse.Namespace) -> list[System]:
     ]
 
 
+def llm_system(settings: Any, index: Any) -> System:
+    from api.llm import Channel, budget, llm_config
+    from eval.llm import LLMSystem
+    from rag.errors import PlanQAError
+    from rag.generate import Generator
+
+    config = llm_config(settings)
+    if config is None:
+        raise PlanQAError("--llm needs an LLM: set PLANQA_LLM_BASE_URL and PLANQA_LLM_MODEL (any OpenAI-compatible endpoint).")
+    return LLMSystem(index, Generator(config), budget(settings, Channel.WEB))
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="planqa eval", description="score PlanQA on the gold questions")
     add_eval_arguments(p)
@@ -79,7 +93,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
-    questions = load_gold(args.gold, args.split)
+    questions = load_gold(args.gold, args.split)[: getattr(args, "limit", None)]
     systems = build_systems(args)
     results, raw = evaluate(systems, questions)
     main_name = systems[-1].name
@@ -87,9 +101,15 @@ def main(args: argparse.Namespace) -> int:
     mode = f"HTTP {args.url}" if args.url else "in-process"
     stem = f"eval-{args.split}" + ("" if args.compare or args.retriever == "hybrid" else f"-{args.retriever}")
     stem += "-http" if args.url else ""
+    stem += "-llm" if getattr(args, "llm", False) else ""
     command = "planqa eval --split " + args.split + (" --compare" if args.compare else "") + (
-        f" --retriever {args.retriever}" if args.retriever != "hybrid" else "") + (f" --url {args.url}" if args.url else "")
+        f" --retriever {args.retriever}" if args.retriever != "hybrid" else "") + (f" --url {args.url}" if args.url else "") + (
+        " --llm" if getattr(args, "llm", False) else "") + (f" --limit {args.limit}" if getattr(args, "limit", None) else "")
     meta = {**report.machine(), "split": args.split, "questions": len(questions), "mode": mode, "command": command}
+    if getattr(args, "llm", False):
+        from eval.llm import summary
+
+        meta["llm"] = summary(systems[0])  # type: ignore[arg-type]
     fails = failures(questions, outcomes, predictions)
     paths = report.write(stem, meta, results, fails, [outcome_dict(o) for o in outcomes], args.out)
 
@@ -104,6 +124,10 @@ def main(args: argparse.Namespace) -> int:
         print(f"  {cat:<16} n={m['n']:<3} acc={report._fmt(m['accuracy'])}  hit@1={report._fmt(m['hit@1'])}")
     for line in report.verdict(results):
         print(line)
+    if "llm" in meta:
+        from eval.llm import markdown as llm_lines
+
+        print("\n" + "\n".join(llm_lines(meta["llm"])[2:]))
     print("\nwrote " + ", ".join(str(p) for p in paths))
     return 0
 
