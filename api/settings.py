@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     llm_model: str = Field("", description="Model name the endpoint knows")
     llm_api_key: str = Field("not-needed", repr=False, description="API key (local servers ignore it)")
     llm_max_tokens: int = Field(160, ge=16, le=2048, description="Longest generated answer, in tokens")
-    llm_budget_wechat_s: float = Field(4.5, gt=0, le=60, description="LLM time budget for WeChat replies")
+    llm_budget_wechat_s: float = Field(
+        3.5, gt=0, le=60, description="LLM time budget for WeChat: inside its 4.5 s reply window, with room to spare"
+    )
     llm_budget_web_s: float = Field(20.0, gt=0, le=300, description="LLM time budget for /ask and the web page")
     llm_budget_openai_s: float = Field(30.0, gt=0, le=300, description="LLM time budget for /v1/chat/completions")
     # Conversations (rag/conversation.py) and the OpenAI-compatible endpoint (api/routes/openai_compat.py).

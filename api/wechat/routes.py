@@ -17,6 +17,8 @@ from fastapi.responses import PlainTextResponse, Response
 
 from api.deps import IndexDep, SettingsDep
 from api.errors import ApiError
+from api.llm import Channel as LLMChannel
+from api.llm import generate_answer, generator_for
 from api.settings import Settings
 from api.wechat.channel import Answerer, Channel
 from api.wechat.crypto import MessageCrypto, SignatureError, WeChatError, check_signature
@@ -31,8 +33,11 @@ MAX_BODY = 64 * 1024
 MAX_AGE = 300  # seconds: a signed request older (or further in the future) than this is refused as a replay
 
 
-def get_answerer(index: IndexDep, settings: SettingsDep) -> Answerer:
+def get_answerer(index: IndexDep, settings: SettingsDep, request: Request) -> Answerer:
     """The question answerer the channels call (tests override this dependency)."""
+    generator = generator_for(request.app.state, settings)  # PLANQA_LLM_*: within PLANQA_LLM_BUDGET_WECHAT_S
+    if generator is not None:
+        return lambda question: generate_answer(index, question, settings, generator, LLMChannel.WECHAT)[0]
     config = AnswerConfig(top_k=settings.top_k, max_question_chars=settings.max_question_chars)
     return partial(answer, index, config=config)
 
