@@ -1,0 +1,210 @@
+"""The web page in a real browser: Debian's Chromium driven by Playwright, against a real uvicorn server.
+
+Screenshots of each state go to ``tests/artifacts/`` (git-ignored). Without ``/usr/bin/chromium`` these tests
+skip locally and fail in CI (``CI=true``): ``scripts/system-deps.sh`` installs it (never ``playwright install``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TIMEOUT = 20_000  # ms; answers take well under a second, but CI machines are shared
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        message = "chromium is missing: run `bash scripts/system-deps.sh` (apt-get install chromium)"
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture()
+def page(browser, live_server):
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT)
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.goto(live_server)
+    yield pg
+    context.close()
+    assert not errors, f"JavaScript errors on the page: {errors}"
+
+
+def shot(pg, name: str) -> None:
+    pg.screenshot(path=str(ARTIFACTS / f"page-{name}.png"), full_page=True)
+
+
+def api(live_server: str, question: str) -> dict:
+    return httpx.post(f"{live_server}/ask", json={"question": question}, timeout=30).json()
+
+
+def answers(pg):
+    return pg.locator(".answer")
+
+
+def wait_answered(pg, n: int) -> None:
+    """Wait until the n-th answer (1-based) has finished, whatever its state."""
+    pg.wait_for_function(
+        "n => { const a = document.querySelectorAll('.answer'); return a.length >= n && "
+        "a[n - 1].getAttribute('aria-busy') === 'false'; }",
+        arg=n,
+    )
+
+
+def test_ask_see_answer_expand_and_follow_up(page, live_server):
+    expected = api(live_server, "谁负责近视防控？")
+    assert page.get_by_role("heading", level=1).inner_text().endswith("问答")
+    shot(page, "1-start")
+
+    # Slow the network down so that the pending state stays long enough to be seen.
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    cdp.send("Network.emulateNetworkConditions",
+             {"offline": False, "latency": 1500, "downloadThroughput": -1, "uploadThroughput": -1})
+    page.get_by_role("button", name="谁负责近视防控？").click()
+    first = answers(page).first
+    assert first.get_attribute("aria-busy") == "true"
+    assert "正在" in first.locator(".status").inner_text()
+    assert page.locator("#ask-button").is_disabled()
+    shot(page, "2-pending")
+    cdp.send("Network.emulateNetworkConditions",
+             {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    wait_answered(page, 1)
+
+    assert first.get_attribute("data-state") == "done"
+    top = expected["citations"][0]
+    lead = first.locator(".units-line .unit-tag.lead")
+    assert lead.inner_text() == f"牵头：{top['lead_unit']}"
+    assert first.locator(".units-line .unit-tag").count() == len(top["units"])
+    cards = first.locator(".card")
+    assert cards.count() == len(expected["citations"])
+    assert cards.first.locator("h3").inner_text() == f"第{top['task']}项 · {top['title']}"
+    marks = cards.first.locator(".excerpt mark").all_inner_texts()
+    assert marks and all(m in "近视防控" for m in marks)
+    # The inline mark links to its card.
+    assert first.locator(f".answer-text a.cite-ref[href$='-task-{top['task']}']").count() == 1
+    shot(page, "3-answer")
+
+    toggle = cards.first.get_by_role("button", name="展开全文")
+    assert toggle.get_attribute("aria-expanded") == "false"
+    toggle.click()
+    full = cards.first.locator(".full")
+    full.wait_for(state="visible")
+    task = httpx.get(f"{live_server}/tasks/{top['task']}", timeout=30).json()
+    assert task["text"] in full.inner_text()
+    assert cards.first.get_by_role("button", name="收起全文").get_attribute("aria-expanded") == "true"
+    shot(page, "4-expanded")
+
+    page.locator("#followups").get_by_role("button", name="第二个呢？").click()
+    wait_answered(page, 2)
+    second = answers(page).nth(1)
+    second_task = expected["citations"][1]
+    assert second.locator(".card h3").first.inner_text().startswith(f"第{second_task['task']}项")
+    assert second_task["lead_unit"] in second.locator(".answer-text").inner_text()
+    shot(page, "5-follow-up")
+
+
+def test_typed_question_with_keyboard_and_not_covered(page, live_server):
+    box = page.get_by_label("您的问题")
+    box.focus()
+    box.fill("明天天气怎么样？")
+    box.press("Enter")
+    wait_answered(page, 1)
+    first = answers(page).first
+    assert first.get_attribute("data-state") == "not-covered"
+    assert first.locator(".badge").inner_text() == "计划未涉及"
+    assert first.locator(".card").count() == 0
+    assert page.locator(".answer[data-state=error]").count() == 0
+    assert box.input_value() == ""
+    shot(page, "6-not-covered")
+
+
+def test_network_error_in_words_then_retry(page):
+    page.context.set_offline(True)
+    page.get_by_label("您的问题").fill("谁负责近视防控？")
+    page.get_by_role("button", name="提问").click()
+    wait_answered(page, 1)
+    first = answers(page).first
+    assert first.get_attribute("data-state") == "error"
+    assert "无法连接服务器" in first.inner_text()
+    shot(page, "7-network-error")
+    page.context.set_offline(False)
+    first.get_by_role("button", name="重试").click()
+    wait_answered(page, 1)
+    assert first.get_attribute("data-state") == "done" and first.locator(".card").count() > 0
+
+
+def test_browse_by_unit(page, live_server):
+    tab = page.get_by_role("tab", name="浏览计划")
+    tab.focus()
+    page.keyboard.press("ArrowRight")  # arrow keys move between the tabs (wraps around)
+    page.keyboard.press("ArrowLeft")
+    assert tab.get_attribute("aria-selected") == "true"
+    plan = httpx.get(f"{live_server}/tasks", timeout=30).json()
+    page.locator(".task-item").first.wait_for()
+    assert page.locator(".task-item:visible").count() == len(plan["tasks"])
+    assert page.locator(".plan-section h2").count() == len(plan["sections"])
+    shot(page, "8-browse")
+
+    unit = httpx.get(f"{live_server}/units/师资科/tasks", timeout=30).json()
+    page.get_by_label("按责任单位筛选").select_option("师资科")
+    visible = [int(x) for x in page.locator(".task-item:visible").evaluate_all("els => els.map(e => e.dataset.task)")]
+    assert visible == [t["number"] for t in unit["tasks"]]
+    leads = page.locator(".task-item:visible .role .unit-tag.lead").count()
+    assert leads == len(unit["lead_tasks"])
+    assert f"参与{len(unit['tasks'])}项任务" in page.locator("#browse-summary").inner_text()
+    page.locator(".task-item:visible summary").first.click()
+    assert page.locator(".task-item:visible .task-body").first.is_visible()
+    shot(page, "9-browse-unit")
+
+
+def test_phone_viewport(browser, live_server):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
+                                  has_touch=True, locale="zh-CN")
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT)
+    try:
+        pg.goto(live_server)
+        shot(pg, "10-phone-start")
+        pg.get_by_role("button", name="基教科负责哪些任务？").tap()
+        wait_answered(pg, 1)
+        answer = answers(pg).first
+        assert answer.get_attribute("data-state") == "done"
+        expected = api(live_server, "基教科负责哪些任务？")
+        # Long lists show five cards, then a button for the rest.
+        assert answer.locator(".card:visible").count() == min(5, len(expected["citations"]))
+        answer.get_by_role("button", name=f"显示全部{len(expected['citations'])}条出处").tap()
+        assert answer.locator(".card:visible").count() == len(expected["citations"])
+        overflow = pg.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, "the page scrolls sideways on a phone"
+        assert pg.locator("#ask-button").bounding_box()["width"] >= 44
+        shot(pg, "11-phone-answer")
+    finally:
+        context.close()
