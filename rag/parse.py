@@ -192,3 +192,16 @@ def _gaps(numbers: set[int]) -> tuple[int, ...]:
     if not numbers:
         return ()
     return tuple(n for n in range(1, max(numbers)) if n not in numbers)
+
+
+def render_plan(plan: Plan) -> str:
+    """The plan back as text of the family ``parse_plan`` reads: title, preamble, ``一、`` sections and
+    ``1.`` tasks with their ``(责任单位:…)`` notes verbatim, one paragraph per line. Parsing the result gives
+    the same sections, tasks, bodies and units (the title only when it reads as one, e.g. "…工作要点")."""
+    lines = [plan.title] if _TITLE.match(plan.title) else []
+    lines += [p for p in plan.preamble.split("\n") if p]
+    for section in plan.sections:
+        if section.numeral:
+            lines.append(f"{section.numeral}、{section.title}")
+        lines += [task.text for task in section.tasks]
+    return "\n".join(lines) + "\n"
