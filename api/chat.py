@@ -67,6 +67,7 @@ def answer_turn(
         "intent": turn.answer.intent.value,
         "found": turn.answer.found,
         "follow_up": turn.follow_up.value,
+        "question": question,  # logged only with PLANQA_LOG_QUESTIONS=1
     }
     return turn
 

@@ -11,12 +11,15 @@ from fastapi import FastAPI
 from api.errors import install_error_handlers
 from api.llm import install as install_llm
 from api.logs import configure_logging
+from api.metrics import observe_cache
 from api.middleware import RequestContextMiddleware
-from api.routes import ask, health, openai_compat, page, plan, stream
+from api.routes import ask, health, openai_compat, ops, page, plan, stream
+from api.security import AccessMiddleware
 from api.settings import Settings, get_settings
 from api.wechat import routes as wechat
 from index.embeddings import load_embeddings
 from index.store import PlanIndex, open_index
+from rag.errors import PlanQAError
 
 log = logging.getLogger("planqa.api")
 
@@ -34,8 +37,13 @@ def create_app(settings: Settings | None = None, index: PlanIndex | None = None)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if app.state.index is None:
-            app.state.index = load_index_for(settings)
+            try:
+                app.state.index = load_index_for(settings)
+            except PlanQAError as e:  # say what is wrong and how to fix it, then let the server exit
+                log.error(str(e), extra={"event": "startup_failed", "index_dir": str(settings.index_dir)})
+                raise
             log.info("index loaded", extra={"index_version": app.state.index.manifest.version})
+        observe_cache(app.state.index)
         yield
 
     app = FastAPI(
@@ -47,9 +55,18 @@ def create_app(settings: Settings | None = None, index: PlanIndex | None = None)
     app.state.settings = settings
     app.state.index = index
     install_llm(app, settings)  # optional LLM answers (PLANQA_LLM_*); a no-op when unset
-    app.add_middleware(RequestContextMiddleware, max_body=settings.max_request_bytes)
+    # Starlette runs the middleware added last first: request ids and the body limit, then access control.
+    app.add_middleware(
+        AccessMiddleware,
+        keys=settings.api_key_list,
+        per_key=settings.rate_limit_per_key,
+        per_ip=settings.rate_limit_per_ip,
+    )
+    app.add_middleware(RequestContextMiddleware, max_body=settings.max_request_bytes, log_questions=settings.log_questions)
     install_error_handlers(app)
-    for module in (ask, stream, openai_compat, page, plan, health, wechat):
+    if index is not None:
+        observe_cache(index)
+    for module in (ask, stream, openai_compat, page, plan, health, ops, wechat):
         app.include_router(module.router)
     return app
 

@@ -9,6 +9,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import metrics
+
 log = logging.getLogger("planqa.access")
 _SAFE_ID = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
@@ -27,8 +29,8 @@ class RequestContextMiddleware:
     """Gives every request an id (``X-Request-ID``, taken from the client when sane), refuses bodies over
     ``max_body`` bytes with 413 before reading them whole, and logs one JSON line per request."""
 
-    def __init__(self, app: ASGIApp, max_body: int) -> None:
-        self.app, self.max_body = app, max_body
+    def __init__(self, app: ASGIApp, max_body: int, log_questions: bool = False) -> None:
+        self.app, self.max_body, self.log_questions = app, max_body, log_questions
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,17 +81,28 @@ class RequestContextMiddleware:
         finally:
             self._log(scope, status, started, request_id)
 
-    @staticmethod
-    def _log(scope: Scope, status: int, started: float, request_id: str) -> None:
+    def _log(self, scope: Scope, status: int, started: float, request_id: str) -> None:
+        """One JSON line and the metrics for a finished request. Routes add fields through
+        ``request.state.log_fields`` (intent, found, answer mode, …); a "question" field is dropped unless
+        PLANQA_LOG_QUESTIONS=1, since teachers' questions can be personal."""
+        seconds = time.perf_counter() - started
+        route = getattr(scope.get("route"), "path", None) or ("unmatched" if status == 404 else scope.get("path", ""))
+        fields = dict(scope.get("state", {}).get("log_fields", {}))
+        if not self.log_questions:
+            fields.pop("question", None)
+        metrics.observe_request(route, scope.get("method", ""), status, seconds)
+        if "intent" in fields and "found" in fields:
+            metrics.ANSWERS.labels(str(fields["intent"]), str(fields["found"]).lower()).inc()
         log.info(
             "request",
             extra={
                 "request_id": request_id,
                 "method": scope.get("method"),
-                "route": scope.get("path"),
+                "route": route,
+                "path": scope.get("path"),
                 "status": status,
-                "latency_ms": round((time.perf_counter() - started) * 1000, 2),
-                **scope.get("state", {}).get("log_fields", {}),
+                "latency_ms": round(seconds * 1000, 2),
+                **fields,
             },
         )
 

@@ -52,7 +52,13 @@ class Settings(BaseSettings):
     conversation_ttl_s: float = Field(1800.0, gt=0, description="Forget a conversation this long after its last turn")
     max_conversations: int = Field(10_000, ge=1, description="Conversations kept; the least recently used go first")
     max_conversation_turns: int = Field(20, ge=1, le=1000, description="Turns kept per conversation")
-    api_keys: str = Field("", repr=False, description="Comma-separated bearer tokens for /v1/*; empty leaves it open")
+    api_keys: str = Field(
+        "", repr=False, description="Comma-separated bearer tokens; when set, all but /health, /ready, the page "
+        "and the WeChat callbacks need one"
+    )
+    rate_limit_per_ip: int = Field(600, ge=0, description="Requests a minute per client address (0: no limit)")
+    rate_limit_per_key: int = Field(3000, ge=0, description="Requests a minute per API key (0: no limit)")
+    log_questions: bool = Field(False, description="Write question text into the logs (off: questions can be personal)")
 
     @field_validator("wechat_aes_key", "wecom_aes_key")
     @classmethod

@@ -24,14 +24,16 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 
 from index.embeddings import PlanQAEmbeddings
 from index.keyword import BM25, WordTokenizer, char_bigrams
+from rag.cache import LRUCache
 from rag.errors import IndexCorruptError, IndexMissingError, IndexStaleError, PlanParseError
 from rag.parse import PARSER_VERSION, parse_plan
 from rag.text import normalize
@@ -85,6 +87,9 @@ class PlanIndex:
     embeddings: PlanQAEmbeddings
     manifest: Manifest
     path: Path
+    # Answers to repeated questions. It lives and dies with this index, so a rebuilt index never serves an
+    # answer computed from the one before: the key is, in effect, (index version, normalised question).
+    answers: LRUCache[Any] = field(default_factory=lambda: LRUCache(maxsize=2048), compare=False, repr=False)
 
 
 def sha256_text(text: str) -> str:

@@ -6,7 +6,7 @@ quoted from its sentences. When the evidence is too weak the answer says the pla
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from index.store import PlanIndex
 from rag.errors import InvalidQuestionError
@@ -27,6 +27,7 @@ class AnswerConfig:
     min_similarity: float = 0.86  # dense cosine, used when the question has no Chinese content words
     strong_similarity: float = 0.90  # dense cosine that answers even with weak word overlap
     max_question_chars: int = MAX_QUESTION_CHARS
+    cache: bool = True  # serve repeated questions from the index's answer cache (benchmarks turn it off)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
 
 
@@ -47,8 +48,19 @@ def answer(index: PlanIndex, question: str, config: AnswerConfig | None = None, 
     """Answer ``question`` from the plan in ``index``."""
     config = config or AnswerConfig()
     question = validate_question(question, config.max_question_chars)
-    query = analyze(question, index.plan)
     top_k = top_k or config.top_k
+    if not config.cache:
+        return _answer(index, question, config, top_k)
+    key = (normalize(question), top_k, config)
+    cached = index.answers.get(key)
+    if cached is None:
+        cached = _answer(index, question, config, top_k)
+        index.answers.put(key, cached)
+    return cached if cached.question == question else replace(cached, question=question)
+
+
+def _answer(index: PlanIndex, question: str, config: AnswerConfig, top_k: int) -> Answer:
+    query = analyze(question, index.plan)
     if query.intent is Intent.TASK:
         return _task_answer(index.plan, query)
     if query.intent is Intent.SECTION:

@@ -53,7 +53,9 @@ def plan_index(corpus_text: str, index_dir: Path, embeddings: PlanQAEmbeddings) 
 
 @pytest.fixture(scope="session")
 def settings(index_dir: Path, plan_index: PlanIndex) -> Settings:
-    return Settings(index_dir=index_dir, rebuild_index=False)
+    # No rate limit for the shared test app: suites (the fuzzer above all) send hundreds of requests a minute
+    # from one address. tests/api/test_ops.py turns the limits on where it tests them.
+    return Settings(index_dir=index_dir, rebuild_index=False, rate_limit_per_ip=0)
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,12 @@ def ask(body: AskRequest, index: IndexDep, settings: SettingsDep, request: Reque
         turn = replace(turn, answer=generated)
         return ask_response(index, turn, body.conversation_id, (time.perf_counter() - started) * 1000)
     result, generation = generate_answer(index, body.question, settings, generator, Channel.WEB, body.top_k, started)
-    request.state.log_fields = {"intent": result.intent.value, "found": result.found, **log_fields(result, generation)}
+    request.state.log_fields = {
+        "intent": result.intent.value,
+        "found": result.found,
+        "question": body.question,  # logged only with PLANQA_LOG_QUESTIONS=1
+        **log_fields(result, generation),
+    }
     return AskResponse.of(result, (time.perf_counter() - started) * 1000)
 
 

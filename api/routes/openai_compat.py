@@ -61,7 +61,11 @@ def chat_completions(
             "最后一条消息应是用户的问题。The last message must be the user's question (role \"user\").",
         )
     turn = replay(index, questions[-settings.max_conversation_turns :], answer_config(settings))
-    request.state.log_fields = {"intent": turn.answer.intent.value, "found": turn.answer.found}
+    request.state.log_fields = {
+        "intent": turn.answer.intent.value,
+        "found": turn.answer.found,
+        "question": questions[-1],  # logged only with PLANQA_LOG_QUESTIONS=1
+    }
     pieces = text_source_for(request, "openai")(turn.answer)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

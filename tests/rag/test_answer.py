@@ -111,3 +111,13 @@ def test_keyword_ranking_without_overlap_is_left_out(plan_index):
     dense = search(plan_index, question, RetrievalConfig(retriever=Retriever.DENSE))
     assert [h.task for h in hybrid] == [h.task for h in dense]
     assert search(plan_index, question, RetrievalConfig(retriever=Retriever.BM25)) == []
+
+
+def test_repeated_questions_come_from_the_cache(plan_index):
+    hits = plan_index.answers.hits
+    first = answer(plan_index, "谁负责校园足球?")
+    again = answer(plan_index, "谁负责校园足球？")  # the same question once normalised
+    assert plan_index.answers.hits == hits + 1
+    assert again.citations == first.citations and again.question == "谁负责校园足球？"
+    answer(plan_index, "谁负责校园足球?", AnswerConfig(cache=False))
+    assert plan_index.answers.hits == hits + 1

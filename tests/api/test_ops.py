@@ -1,0 +1,93 @@
+"""Operators' side: API keys, rate limits, metrics and structured logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.logs import JsonFormatter
+from api.main import create_app
+from api.security import TokenBuckets
+from api.settings import Settings
+
+ASK = {"question": "谁负责近视防控?"}
+
+
+def _client(settings: Settings, plan_index, **overrides) -> TestClient:
+    return TestClient(create_app(settings.model_copy(update=overrides), index=plan_index))
+
+
+def test_api_keys_protect_all_but_the_exempt_routes(settings, plan_index):
+    c = _client(settings, plan_index, api_keys="k-one, k-two")
+    for path in ("/tasks", "/units", "/metrics", "/openapi.json", "/v1/models"):
+        r = c.get(path)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", path
+        assert "API密钥" in r.json()["error"]["message"] and "PLANQA_API_KEYS" in r.json()["error"]["message"]
+    assert c.post("/ask", json=ASK).status_code == 401
+    assert c.post("/ask", json=ASK, headers={"Authorization": "Bearer k-three"}).status_code == 401
+    assert c.post("/ask", json=ASK, headers={"Authorization": "Basic k-one"}).status_code == 401
+    assert c.post("/ask", json=ASK, headers={"Authorization": "Bearer k-two"}).status_code == 200
+    for path in ("/health", "/ready", "/", "/static/app.js"):
+        assert c.get(path).status_code == 200, path
+    assert c.get("/wechat").status_code == 404  # not configured: its own rules, not the key's
+
+
+def test_rate_limit_per_client_address(settings, plan_index):
+    c = _client(settings, plan_index, rate_limit_per_ip=3)
+    statuses = [c.get("/tasks/8").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    r = c.get("/tasks/8")
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+    assert r.json()["error"]["code"] == "rate_limited" and "请求过于频繁" in r.json()["error"]["message"]
+    assert c.get("/health").status_code == 200  # probes are never limited
+
+
+def test_rate_limit_per_key(settings, plan_index):
+    c = _client(settings, plan_index, api_keys="a,b", rate_limit_per_key=2, rate_limit_per_ip=0)
+    a = {"Authorization": "Bearer a"}
+    assert [c.get("/units", headers=a).status_code for _ in range(3)] == [200, 200, 429]
+    assert c.get("/units", headers={"Authorization": "Bearer b"}).status_code == 200
+
+
+def test_token_bucket_refills_over_time():
+    buckets = TokenBuckets(per_minute=60)  # one a second, bursting to 60
+    assert all(buckets.take("x", now=0.0) == 0 for _ in range(60))
+    assert buckets.take("x", now=0.0) == pytest.approx(1.0)
+    assert buckets.take("x", now=1.5) == 0
+    assert buckets.take("y", now=0.0) == 0  # buckets are per name
+
+
+def test_metrics_count_requests_answers_and_cache(client):
+    client.post("/ask", json={"question": "谁负责校园足球工作?"})
+    client.post("/ask", json={"question": "谁负责校园足球工作?"})
+    text = client.get("/metrics").text
+    assert 'planqa_requests_total{method="POST",route="/ask",status="200"}' in text
+    assert 'planqa_answers_total{found="true",intent="who"}' in text
+    assert 'planqa_answer_cache_total{result="hit"}' in text
+    assert "planqa_request_seconds_bucket" in text
+
+
+def _request_records(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "planqa.access" and r.getMessage() == "request"]
+
+
+def test_one_structured_line_per_request_without_the_question(client, caplog):
+    caplog.set_level(logging.INFO, logger="planqa.access")
+    r = client.post("/ask", json={"question": "课后服务归哪个科室管?"}, headers={"X-Request-ID": "req-42"})
+    (record,) = [x for x in _request_records(caplog) if getattr(x, "request_id", "") == "req-42"]
+    line = json.loads(JsonFormatter().format(record))
+    assert line["route"] == "/ask" and line["status"] == 200 and line["latency_ms"] > 0
+    assert line["intent"] == "who" and line["found"] is True and line["answer_mode"] == "extractive"
+    assert "question" not in line and "课后服务" not in json.dumps(line, ensure_ascii=False)
+    assert r.headers["x-request-id"] == "req-42"
+
+
+def test_questions_logged_only_when_asked(settings, plan_index, caplog):
+    caplog.set_level(logging.INFO, logger="planqa.access")
+    c = _client(settings, plan_index, log_questions=True)
+    c.post("/ask", json={"question": "课后服务归哪个科室管?"}, headers={"X-Request-ID": "req-43"})
+    (record,) = [x for x in _request_records(caplog) if getattr(x, "request_id", "") == "req-43"]
+    assert record.question == "课后服务归哪个科室管?"
