@@ -97,6 +97,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     # The app builds its own Settings from the environment: pass the overrides on that way.
     os.environ["PLANQA_HOST"], os.environ["PLANQA_PORT"] = settings.host, str(settings.port)
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Several worker processes: /metrics sums them through files in a fresh folder.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="planqa-metrics-")
     uvicorn.run(
         "api.main:app_factory",
         factory=True,
