@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from api import metrics
 from api.wechat import text as T
 from api.wechat.xml import Inbound
 from rag.errors import InvalidQuestionError
@@ -98,8 +99,10 @@ class ChannelConfig:
 class Channel:
     """One account's conversation state: seen messages, per-user continuations and pending answers."""
 
-    def __init__(self, plan: Plan, config: ChannelConfig | None = None, sender: Sender | None = None) -> None:
-        self.plan, self.config, self.sender = plan, config or ChannelConfig(), sender
+    def __init__(
+        self, plan: Plan, config: ChannelConfig | None = None, sender: Sender | None = None, name: str = "wechat"
+    ) -> None:
+        self.plan, self.config, self.sender, self.name = plan, config or ChannelConfig(), sender, name
         c = self.config
         self._seen: TTLCache[asyncio.Future[str | None]] = TTLCache(c.max_entries, c.dedupe_ttl)
         self._more: TTLCache[str] = TTLCache(c.max_entries, c.continuation_ttl)
@@ -145,6 +148,7 @@ class Channel:
             if not pending.done():
                 return T.STILL_PENDING
             self._pending.pop(user)
+            self._delivered("next_message")
             return self._first_part(user, pending.result())
         if T.is_more(question):
             rest = self._more.pop(user)
@@ -155,9 +159,12 @@ class Channel:
             return T.RATE_LIMITED.format(seconds=max(1, round(wait)))
         task = asyncio.ensure_future(self._compose(answerer, question))
         try:
-            return self._first_part(user, await asyncio.wait_for(asyncio.shield(task), self.config.budget))
+            text = await asyncio.wait_for(asyncio.shield(task), self.config.budget)
         except TimeoutError:
             pass
+        else:
+            self._delivered("passive")
+            return self._first_part(user, text)
         log.info("answer missed the reply window", extra={"budget_s": self.config.budget})
         if self.sender is not None:
             self._spawn(self._deliver(user, task))
@@ -191,8 +198,15 @@ class Channel:
             await self.sender(user, text)
         except Exception:  # nobody awaits this task: log, and keep the answer for the next message
             log.exception("customer-service delivery failed; the answer waits for the user's next message")
+            self._delivered("customer_service_failed")
             self._more.pop(user)
             self._pending.set(user, task)
+        else:
+            self._delivered("customer_service")
+
+    def _delivered(self, path: str) -> None:
+        """Count how an answer reached the user: passive reply, customer-service message, or next message."""
+        metrics.WECHAT_DELIVERIES.labels(self.name, path).inc()
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)

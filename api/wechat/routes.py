@@ -77,7 +77,7 @@ def _account(request: Request, kind: str, settings: Settings, index: PlanIndex) 
         if not settings.wecom_token:
             raise _not_configured("企业微信应用", "PLANQA_WECOM_TOKEN")
         crypto = MessageCrypto(settings.wecom_token, settings.wecom_aes_key, settings.wecom_corpid)
-        account = Account(settings.wecom_token, crypto, Channel(index.plan))
+        account = Account(settings.wecom_token, crypto, Channel(index.plan, name="wecom"))
     accounts[kind] = account
     return account
 

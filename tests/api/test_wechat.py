@@ -23,7 +23,9 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 import xmltodict
+from fastapi import Request
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from wechatpy import parse_message
 from wechatpy.crypto import PrpCrypto as PeerPrpCrypto
 from wechatpy.crypto import WeChatCrypto as PeerCrypto
@@ -160,8 +162,8 @@ def platform(make_client: Callable[..., TestClient]) -> Platform:
 def wrap(calls: list[str], delay: float = 0.0) -> Callable[..., Callable[[str], object]]:
     """An override for the ``get_answerer`` dependency: the real answerer, counted and optionally slow."""
 
-    def override(index: IndexDep, settings: SettingsDep) -> Callable[[str], object]:
-        real = get_answerer(index, settings)
+    def override(index: IndexDep, settings: SettingsDep, request: Request) -> Callable[[str], object]:
+        real = get_answerer(index, settings, request)
 
         def answerer(question: str) -> object:
             calls.append(question)
@@ -271,8 +273,14 @@ def test_replayed_request_is_refused(platform: Platform) -> None:
     assert platform.post_aes(inbound("replayer", Content="谁负责近视防控"), timestamp=old).status_code == 403
 
 
+def _deliveries(path: str) -> float:
+    return REGISTRY.get_sample_value("planqa_wechat_deliveries_total", {"channel": "wechat", "path": path}) or 0.0
+
+
 def test_plaintext_round_trip(platform: Platform) -> None:
+    passive = _deliveries("passive")
     r = platform.post_plain(inbound("teacher-plain", Content="谁负责近视防控?"))
+    assert _deliveries("passive") == passive + 1
     reply = platform.open_reply(r)
     assert reply.type == "text" and reply.source == ACCOUNT and reply.target == "teacher-plain"
     # lead unit and task first, then the excerpt
@@ -481,8 +489,10 @@ def test_slow_answer_comes_with_the_next_message(make_client: Callable[..., Test
     assert first == T.PENDING
     assert platform.open_reply(platform.post_plain(xml)).content == T.PENDING  # WeChat's retry: same reply
     time.sleep(max(0.0, started + 6.0 - time.monotonic()))
+    next_message = _deliveries("next_message")
     later = platform.ask("teacher-slow", "好的")
     assert "体卫艺科（牵头）" in later
+    assert _deliveries("next_message") == next_message + 1
     assert calls == ["谁负责近视防控"]
 
 
@@ -553,6 +563,7 @@ def test_slow_answer_goes_by_customer_service_message(make_client: Callable[...,
         while not stand_in.sent and time.monotonic() < deadline:
             time.sleep(0.1)
         assert len(stand_in.sent) == 1
+        assert _deliveries("customer_service") >= 1
         token, payload = stand_in.sent[0]
         assert payload["touser"] == "oUser123" and payload["msgtype"] == "text"
         assert "体卫艺科（牵头）" in payload["text"]["content"]  # type: ignore[index]
