@@ -1,5 +1,5 @@
 """What the chat-like channels share at the edge: the app's conversation store, one call to answer a turn,
-the pluggable text source, the bearer-token check for /v1, and server-sent-event framing.
+the pluggable text source, and server-sent-event framing. (API keys: ``api/security.py``, for every route.)
 
 The text source: streaming routes send ``text_source_for(request, channel)(answer)`` piece by piece. The
 default is ``rag.present.extractive_text`` (the extractive answer with 【第N项】 marks, one sentence per piece);
@@ -9,16 +9,12 @@ taking the extractive ``Answer`` and yielding text.
 
 from __future__ import annotations
 
-import hmac
 import json
 import threading
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 from starlette.datastructures import State
 
-from api.deps import SettingsDep
-from api.errors import ApiError
 from api.schemas import AskResponse
 from api.settings import Settings
 from index.store import PlanIndex
@@ -75,30 +71,6 @@ def answer_turn(
 def text_source_for(request: Request, channel: str) -> TextSource:
     sources: dict[str, TextSource] = getattr(request.app.state, "text_sources", None) or {}
     return sources.get(channel, extractive_text)
-
-
-def require_api_key(request: Request, settings: SettingsDep) -> None:
-    """With ``PLANQA_API_KEYS`` set, ``Authorization: Bearer <key>`` must name one of them."""
-    keys = settings.api_key_list
-    if not keys:
-        return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    given_bytes = given.strip().encode()
-    # Compare with every key, in constant time each, so timing tells nothing about which one nearly matched.
-    matched = False
-    for key in keys:
-        matched |= hmac.compare_digest(given_bytes, key.encode())
-    if scheme.lower() != "bearer" or not matched:
-        raise ApiError(
-            401,
-            "invalid_api_key",
-            "API密钥无效或缺失：请在请求头中提供 Authorization: Bearer <密钥>。"
-            "Missing or invalid API key: send Authorization: Bearer <key> with a key from PLANQA_API_KEYS.",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-
-
-ApiKeyDep = Annotated[None, Depends(require_api_key)]
 
 
 def sse(data: object, event: str | None = None) -> str:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from api.chat import SSE_HEADERS, ApiKeyDep, answer_config, sse, text_source_for
+from api.chat import SSE_HEADERS, answer_config, sse, text_source_for
 from api.deps import IndexDep, SettingsDep
 from api.errors import ApiError
 from api.llm import stream_mode
@@ -40,7 +40,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {401: {"model": ErrorOut}, 422: {"
 
 
 @router.get("/models", response_model=ModelList, responses=_ERRORS, summary="The one model: planqa")
-def list_models(_: ApiKeyDep) -> ModelList:
+def list_models() -> ModelList:
     return ModelList(data=[ModelOut(id=MODEL_ID, created=_STARTED)])
 
 
@@ -51,7 +51,7 @@ def list_models(_: ApiKeyDep) -> ModelList:
     summary="Chat completion (streaming or not), answered from the plan with citations",
 )
 def chat_completions(
-    body: ChatRequest, index: IndexDep, settings: SettingsDep, request: Request, _: ApiKeyDep
+    body: ChatRequest, index: IndexDep, settings: SettingsDep, request: Request
 ) -> ChatCompletion | StreamingResponse:
     questions = [m.text() for m in body.messages if m.role == "user"]
     if body.messages[-1].role != "user" or not questions:

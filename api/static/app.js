@@ -9,6 +9,19 @@ let conversationId = newConversationId();
 let busy = false;
 let turnCount = 0;
 let planCache = null;
+let apiKey = sessionStorage.getItem("planqa-api-key") || "";
+
+// fetch with the access key, if the server wants one (PLANQA_API_KEYS); a 401 asks the user for it.
+async function apiFetch(url, options = {}) {
+  const headers = new Headers(options.headers || {});
+  if (apiKey) headers.set("Authorization", `Bearer ${apiKey}`);
+  const response = await fetch(url, { ...options, headers });
+  if (response.status === 401) {
+    $("#key-form").hidden = false;
+    $("#api-key").focus();
+  }
+  return response;
+}
 const taskCache = new Map();
 
 function newConversationId() {
@@ -95,7 +108,7 @@ function unitTags(units, lead) {
 
 async function fetchTask(number) {
   if (!taskCache.has(number)) {
-    const response = await fetch(`/tasks/${number}`, { headers: { Accept: "application/json" } });
+    const response = await apiFetch(`/tasks/${number}`, { headers: { Accept: "application/json" } });
     if (!response.ok) throw new Error(await errorMessage(response));
     taskCache.set(number, await response.json());
   }
@@ -280,7 +293,7 @@ async function ask(question, existingView) {
   let text = "";
   let finished = false;
   try {
-    const response = await fetch("/ask/stream", {
+    const response = await apiFetch("/ask/stream", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
       body: JSON.stringify({ question, conversation_id: conversationId }),
@@ -351,7 +364,7 @@ function startNewConversation() {
 
 async function loadPlan() {
   if (planCache) return planCache;
-  const [planResponse, unitsResponse] = await Promise.all([fetch("/tasks"), fetch("/units")]);
+  const [planResponse, unitsResponse] = await Promise.all([apiFetch("/tasks"), apiFetch("/units")]);
   if (!planResponse.ok) throw new Error(await errorMessage(planResponse));
   if (!unitsResponse.ok) throw new Error(await errorMessage(unitsResponse));
   planCache = { plan: await planResponse.json(), units: await unitsResponse.json() };
@@ -495,7 +508,20 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("#new-conversation").addEventListener("click", startNewConversation);
   $("#unit-filter").addEventListener("change", applyFilter);
-  fetch("/tasks")
+  $("#key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    apiKey = $("#api-key").value.trim();
+    sessionStorage.setItem("planqa-api-key", apiKey);
+    $("#key-form").hidden = true;
+    loadTitle();
+    if (!$("#view-browse").hidden) showBrowse();
+    $("#question").focus();
+  });
+  loadTitle();
+});
+
+function loadTitle() {
+  apiFetch("/tasks")
     .then((r) => (r.ok ? r.json() : null))
     .then((plan) => {
       if (plan && plan.title) {
@@ -504,4 +530,4 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     })
     .catch(() => { /* the title is a nicety; questions still work, and their errors are shown */ });
-});
+}

@@ -176,7 +176,7 @@ def test_models(client):
     assert body["object"] == "list" and [m["id"] for m in body["data"]] == ["planqa"]
 
 
-def test_api_keys_guard_v1_only(fresh_client):
+def test_api_keys_guard_v1_but_not_the_page(fresh_client):
     _, c = fresh_client(api_keys="k-one, k-two")
     ask = {"messages": [{"role": "user", "content": "谁负责近视防控?"}]}
     assert c.get("/v1/models").status_code == 401
@@ -186,7 +186,9 @@ def test_api_keys_guard_v1_only(fresh_client):
     assert c.post("/v1/chat/completions", json=ask, headers={"Authorization": "Basic k-one"}).status_code == 401
     assert c.post("/v1/chat/completions", json=ask, headers={"Authorization": "Bearer k-two"}).status_code == 200
     assert c.get("/v1/models", headers={"Authorization": "bearer k-one"}).status_code == 200
-    assert c.post("/ask", json={"question": "谁负责近视防控?"}).status_code == 200  # the page's API stays open
+    # The page itself loads without a key (it then asks the user for one: see the browser tests).
+    assert c.get("/").status_code == 200 and c.get("/static/app.js").status_code == 200
+    assert c.post("/ask/stream", json={"question": "谁负责近视防控?"}).status_code == 401
 
 
 # ---- the page ---------------------------------------------------------------------------------------

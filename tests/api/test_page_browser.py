@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import start_server, stop_server
+
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -208,3 +210,32 @@ def test_phone_viewport(browser, live_server):
         shot(pg, "11-phone-answer")
     finally:
         context.close()
+
+
+def test_access_key_asked_for_when_the_server_wants_one(browser, index_dir, plan_index):
+    proc, url = start_server(
+        {"PLANQA_INDEX_DIR": str(index_dir), "PLANQA_REBUILD_INDEX": "false", "PLANQA_API_KEYS": "teacher-key"}
+    )
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT)
+    try:
+        pg.goto(url)
+        key = pg.get_by_label("访问密钥")
+        key.wait_for(state="visible")  # the title request was refused: the page asks for the key
+        pg.get_by_label("您的问题").fill("谁负责近视防控？")
+        pg.get_by_role("button", name="提问").click()
+        wait_answered(pg, 1)
+        assert answers(pg).first.get_attribute("data-state") == "error"
+        assert "PLANQA_API_KEYS" in answers(pg).first.inner_text()  # the server's message, in words
+        shot(pg, "12-key-asked")
+        key.fill("teacher-key")
+        pg.get_by_role("button", name="确定").click()
+        assert not key.is_visible()
+        answers(pg).first.get_by_role("button", name="重试").click()
+        wait_answered(pg, 1)
+        assert answers(pg).first.get_attribute("data-state") == "done"
+        assert pg.get_by_role("heading", level=1).inner_text().endswith("问答")
+    finally:
+        context.close()
+        stop_server(proc)
