@@ -69,7 +69,7 @@ class ConversationConfig:
 
 
 # Words that point back at the previous answer.
-_REFERENCE = re.compile(r"(?:这|该|此|那)(?:一)?(?:项|个|条)任务|它|其|这项|该项|此项|那项|这一项|这个|那个|这条|该条|上述|上面|刚才|前面|这些|该任务")
+_REFERENCE = re.compile(r"(?:这|该|此|那)(?:一)?(?:项|个|条)任务|它|其(?![他它中余实])|这项|该项|此项|那项|这一项|这个|那个|这条|该条|上述|上面|刚才|前面|这些|该任务")
 _WHO = re.compile(r"谁|牵头|责任单位|负责单位|主责|哪(?:个|些|一个)?(?:科室|部门|单位|处室)|配合单位|who", re.I)
 _ORIGINAL = re.compile(r"原文|全文|完整(?:内容|文本|表述|的)?|详细内容|具体内容|详细(?:说说|讲讲|看看|介绍)|展开")
 # 第二个 / 第2个 / 最后一个, but not 第二个任务 (task 2, as query analysis reads it).

@@ -228,3 +228,8 @@ def test_store_is_safe_across_threads(plan_index):
         t.join()
     assert len(store) <= 50
     assert all(len(store.history(f"c{i}")) <= 5 for i in range(80))
+
+
+def test_words_containing_reference_characters_are_not_references(plan_index):
+    _, turn = chain(plan_index, "谁负责近视防控?", "其他学校的课后服务谁负责?")
+    assert turn.follow_up is FollowUp.NONE
