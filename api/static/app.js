@@ -177,6 +177,7 @@ function renderMeta(view, meta) {
     view.badge.textContent = meta.intent === "out_of_scope" ? "计划未涉及" : "未找到";
     view.badge.hidden = false;
   }
+  if (!meta.citations.length) return;
   const list = el("ol", { class: "citations", "aria-label": "出处" });
   meta.citations.forEach((c, i) => list.append(citationCard(c, view.id, view.terms, i)));
   view.citations.replaceWith((view.citations = list));
