@@ -19,6 +19,7 @@ from api.deps import IndexDep, SettingsDep
 from api.errors import ApiError
 from api.llm import Channel as LLMChannel
 from api.llm import generate_answer, generator_for
+from api.schemas import ErrorOut
 from api.settings import Settings
 from api.wechat.channel import Answerer, Channel
 from api.wechat.crypto import MessageCrypto, SignatureError, WeChatError, check_signature
@@ -31,6 +32,16 @@ router = APIRouter(tags=["wechat"])
 
 MAX_BODY = 64 * 1024
 MAX_AGE = 300  # seconds: a signed request older (or further in the future) than this is refused as a replay
+
+
+def _refusals(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """Declared error responses (the usual JSON error): 400 not a message of ours (bad XML, key or AppID),
+    403 bad signature or stale timestamp, 404 account not configured, 413 body over ``MAX_BODY``."""
+    return {status: {"model": ErrorOut} for status in statuses}
+
+
+_REPLY = {200: {"content": {"application/xml": {}, "text/plain": {}}, "description": "XML reply, or success"}}
+_ECHO = {200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "The echostr, decrypted"}}
 
 
 def get_answerer(index: IndexDep, settings: SettingsDep, request: Request) -> Answerer:
@@ -134,7 +145,12 @@ async def _respond(
     return Response(xml, media_type="application/xml")
 
 
-@router.get("/wechat", response_class=PlainTextResponse, summary="公众号 server verification")
+@router.get(
+    "/wechat",
+    response_class=Response,  # the refusals are JSON, the echo plain text
+    responses={**_ECHO, **_refusals(403, 404)},
+    summary="公众号 server verification",
+)
 async def wechat_verify(
     request: Request,
     settings: SettingsDep,
@@ -143,17 +159,22 @@ async def wechat_verify(
     timestamp: str = "",
     nonce: str = "",
     echostr: str = "",
-) -> str:
+) -> PlainTextResponse:
     account = _account(request, "wechat", settings, index)
     _check_fresh(timestamp)
     try:
         check_signature(signature, account.token, timestamp, nonce)
     except WeChatError as e:
         raise _bad(e) from e
-    return echostr
+    return PlainTextResponse(echostr)
 
 
-@router.post("/wechat", summary="公众号 messages (plaintext, compatible or safe mode)")
+@router.post(
+    "/wechat",
+    response_class=Response,
+    responses={**_REPLY, **_refusals(400, 403, 404, 413)},
+    summary="公众号 messages (plaintext, compatible or safe mode)",
+)
 async def wechat_message(
     request: Request,
     settings: SettingsDep,
@@ -186,7 +207,12 @@ async def wechat_message(
     return await _respond(account, msg, answerer, request, encrypted)
 
 
-@router.get("/wecom", response_class=PlainTextResponse, summary="企业微信 URL verification")
+@router.get(
+    "/wecom",
+    response_class=Response,  # the refusals are JSON, the echo plain text
+    responses={**_ECHO, **_refusals(400, 403, 404)},
+    summary="企业微信 URL verification",
+)
 async def wecom_verify(
     request: Request,
     settings: SettingsDep,
@@ -195,17 +221,22 @@ async def wecom_verify(
     timestamp: str = "",
     nonce: str = "",
     echostr: str = "",
-) -> str:
+) -> PlainTextResponse:
     account = _account(request, "wecom", settings, index)
     assert account.crypto is not None
     _check_fresh(timestamp)
     try:
-        return account.crypto.open(msg_signature, timestamp, nonce, echostr)
+        return PlainTextResponse(account.crypto.open(msg_signature, timestamp, nonce, echostr))
     except WeChatError as e:
         raise _bad(e) from e
 
 
-@router.post("/wecom", summary="企业微信 messages (always encrypted)")
+@router.post(
+    "/wecom",
+    response_class=Response,
+    responses={**_REPLY, **_refusals(400, 403, 404, 413)},
+    summary="企业微信 messages (always encrypted)",
+)
 async def wecom_message(
     request: Request,
     settings: SettingsDep,
