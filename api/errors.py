@@ -20,6 +20,7 @@ from rag.errors import (
 log = logging.getLogger("planqa.api")
 
 _HTTP_MESSAGES = {
+    400: "请求内容无法解析，请发送UTF-8编码的JSON。Malformed request body: send UTF-8 encoded JSON.",
     404: "找不到该地址。Not found: see /docs for the API.",
     405: "不支持该请求方法。Method not allowed: see /docs for the API.",
     413: "请求内容过大。Request body too large.",

@@ -17,9 +17,10 @@ from rag.retrieve import RetrievalConfig, Retriever, search
 
 router = APIRouter(tags=["ask"])
 _ERRORS: dict[int | str, dict[str, object]] = {422: {"model": ErrorOut}, 413: {"model": ErrorOut}}
+_BODY_ERRORS = {**_ERRORS, 400: {"model": ErrorOut}}  # 400: a body that cannot be decoded at all (not UTF-8)
 
 
-@router.post("/ask", response_model=AskResponse, responses=_ERRORS, summary="Answer a question with citations")
+@router.post("/ask", response_model=AskResponse, responses=_BODY_ERRORS, summary="Answer a question with citations")
 def ask(body: AskRequest, index: IndexDep, settings: SettingsDep, request: Request) -> AskResponse:
     started = time.perf_counter()
     generator = generator_for(request.app.state, settings)  # None unless PLANQA_LLM_* are set

@@ -47,7 +47,7 @@ def list_models() -> ModelList:
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
-    responses={**_ERRORS, 200: {"content": {"text/event-stream": {}}}},
+    responses={**_ERRORS, 400: {"model": ErrorOut}, 200: {"content": {"text/event-stream": {}}}},
     summary="Chat completion (streaming or not), answered from the plan with citations",
 )
 def chat_completions(

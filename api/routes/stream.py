@@ -25,6 +25,7 @@ router = APIRouter(tags=["ask"])
 log = logging.getLogger("planqa.api")
 _RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"content": {"text/event-stream": {}}, "description": "meta, delta…, done (or error) events"},
+    400: {"model": ErrorOut},  # a body that cannot be decoded at all (not UTF-8)
     413: {"model": ErrorOut},
     422: {"model": ErrorOut},
 }
