@@ -80,7 +80,9 @@ class SentenceTransformerEmbeddings(PlanQAEmbeddings):
             ) from e
         self.model_id = f"sentence-transformers/{Path(name_or_path).name}"
         dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dimension = int(dim())
+        self.dimension = int(dim() or 0)
+        if not self.dimension:
+            raise UnknownModelError(f"模型 {name_or_path!r} 未声明向量维度。{name_or_path!r} reports no embedding size.")
         self._query_kw, self._passage_kw = _prompt_kwargs(self._model, name_or_path)
         self._lock = threading.Lock()
 
@@ -89,7 +91,9 @@ class SentenceTransformerEmbeddings(PlanQAEmbeddings):
             return np.zeros((0, self.dimension), dtype=np.float32)
         kwargs = self._query_kw if is_query else self._passage_kw
         with self._lock:
-            vectors = self._model.encode(list(texts), normalize_embeddings=True, batch_size=32, **kwargs)
+            vectors = self._model.encode(  # type: ignore[call-overload]  # prompt kwargs confuse the overloads
+                list(texts), normalize_embeddings=True, batch_size=32, **kwargs
+            )
         return _normalised(np.asarray(vectors, dtype=np.float32))
 
 

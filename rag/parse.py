@@ -145,7 +145,9 @@ def _take_units(draft: _TaskDraft) -> None:
 
 def _split_top_level(text: str, separators: str) -> list[str]:
     """Split at ``separators`` outside brackets: "各县(市、区)教育局、市直学校" → two units, not three."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         if char in "(（":
             depth += 1
