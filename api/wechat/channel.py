@@ -24,7 +24,7 @@ from rag.types import Answer, Plan
 
 log = logging.getLogger("planqa.wechat")
 
-Answerer = Callable[[str], Answer]  # question → answer; runs in a worker thread
+Answerer = Callable[[str, str], Answer]  # (question, sender) → answer; runs in a worker thread
 Sender = Callable[[str, str], Awaitable[None]]  # (user, text) → delivered out of band
 
 V = TypeVar("V")
@@ -157,7 +157,7 @@ class Channel:
         wait = self._limiter.allow(user)
         if wait:
             return T.RATE_LIMITED.format(seconds=max(1, round(wait)))
-        task = asyncio.ensure_future(self._compose(answerer, question))
+        task = asyncio.ensure_future(self._compose(answerer, question, user))
         try:
             text = await asyncio.wait_for(asyncio.shield(task), self.config.budget)
         except TimeoutError:
@@ -172,9 +172,9 @@ class Channel:
         self._pending.set(user, task)
         return T.PENDING
 
-    async def _compose(self, answerer: Answerer, question: str) -> str:
+    async def _compose(self, answerer: Answerer, question: str, user: str) -> str:
         try:
-            result = await asyncio.to_thread(answerer, question)
+            result = await asyncio.to_thread(answerer, question, user)
         except InvalidQuestionError as e:
             return str(e).split("。")[0] + "。请修改后再问。"  # the Chinese half of the bilingual message
         except Exception:

@@ -9,16 +9,16 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from api.chat import answer_config, conversations_for
 from api.deps import IndexDep, SettingsDep
 from api.errors import ApiError
 from api.llm import Channel as LLMChannel
-from api.llm import generate_answer, generator_for
+from api.llm import generator_for, rewrite
 from api.schemas import ErrorOut
 from api.settings import Settings
 from api.wechat.channel import Answerer, Channel
@@ -26,7 +26,8 @@ from api.wechat.crypto import MessageCrypto, SignatureError, WeChatError, check_
 from api.wechat.custom import CustomService
 from api.wechat.xml import Inbound, encrypted_reply, parse_fields, text_reply
 from index.store import PlanIndex
-from rag.answer import AnswerConfig, answer
+from rag.conversation import ask_in_conversation
+from rag.types import Answer
 
 router = APIRouter(tags=["wechat"])
 
@@ -45,12 +46,22 @@ _ECHO = {200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "descr
 
 
 def get_answerer(index: IndexDep, settings: SettingsDep, request: Request) -> Answerer:
-    """The question answerer the channels call (tests override this dependency)."""
-    generator = generator_for(request.app.state, settings)  # PLANQA_LLM_*: within PLANQA_LLM_BUDGET_WECHAT_S
-    if generator is not None:
-        return lambda question: generate_answer(index, question, settings, generator, LLMChannel.WECHAT)[0]
-    config = AnswerConfig(top_k=settings.top_k, max_question_chars=settings.max_question_chars)
-    return partial(answer, index, config=config)
+    """The question answerer the channels call (tests override this dependency).
+
+    Each sender is a conversation (its OpenID, or WeCom UserID, is the conversation id), so follow-ups such
+    as "那它的牵头单位是谁?" resolve against that teacher's previous question. With PLANQA_LLM_* set, the
+    answer is then rewritten within PLANQA_LLM_BUDGET_WECHAT_S.
+    """
+    generator = generator_for(request.app.state, settings)
+    store = conversations_for(request.app.state, settings)
+    config = answer_config(settings)
+
+    def answerer(question: str, user: str) -> Answer:
+        started = time.perf_counter()
+        result = ask_in_conversation(store, index, f"wx:{user}"[:128], question, config)
+        return rewrite(index, result, settings, generator, LLMChannel.WECHAT, started)[0]
+
+    return answerer
 
 
 AnswererDep = Annotated[Answerer, Depends(get_answerer)]

@@ -165,10 +165,10 @@ def wrap(calls: list[str], delay: float = 0.0) -> Callable[..., Callable[[str], 
     def override(index: IndexDep, settings: SettingsDep, request: Request) -> Callable[[str], object]:
         real = get_answerer(index, settings, request)
 
-        def answerer(question: str) -> object:
+        def answerer(question: str, user: str) -> object:
             calls.append(question)
             time.sleep(delay)
-            return real(question)
+            return real(question, user)
 
         return answerer
 
@@ -288,6 +288,15 @@ def test_plaintext_round_trip(platform: Platform) -> None:
         reply.content.index("第8项") < reply.content.index("体卫艺科（牵头）") < reply.content.index("原文")
     )
     assert "近视防控" in reply.content.split("原文")[1]
+
+
+def test_follow_up_resolves_against_the_senders_previous_question(platform: Platform) -> None:
+    first = platform.ask("teacher-follow", "课后服务归哪个科室管?")
+    assert "第12项" in first
+    follow = platform.ask("teacher-follow", "那它的牵头单位是谁?")
+    assert "第12项" in follow and "基教科" in follow
+    # Another teacher's follow-up has nothing to resolve against: it is not answered from teacher-follow's turn.
+    assert "第12项" not in platform.ask("teacher-other", "那它的牵头单位是谁?")
 
 
 def test_fact_answer_leads_with_units_and_task(platform: Platform) -> None:
