@@ -48,7 +48,8 @@ class System(Protocol):
 class PlanQASystem:
     def __init__(self, index: PlanIndex, retriever: Retriever = Retriever.HYBRID, name: str | None = None) -> None:
         self.index = index
-        self.config = AnswerConfig(retrieval=RetrievalConfig(retriever=retriever))
+        # No answer cache: each question's latency is its own work, not a look-up.
+        self.config = AnswerConfig(retrieval=RetrievalConfig(retriever=retriever), cache=False)
         self.name = name or ("planqa" if retriever is Retriever.HYBRID else f"planqa-{retriever.value}")
 
     def ask(self, question: str) -> Prediction:
