@@ -6,8 +6,17 @@ import re
 import unicodedata
 from functools import lru_cache
 
-# Zero-width and byte-order characters that users paste from WeChat or Word.
-_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]")
+# Invisible characters that users paste from WeChat or Word: zero-width spaces and joiners, byte-order marks,
+# soft hyphens, bidi marks, embeddings and isolates, the Mongolian vowel separator, Hangul fillers, variation
+# selectors ("谁️" with U+FE0F) and tag characters; also lone surrogates (JSON's "\\ud800" is no character, and
+# nothing can encode it).
+_INVISIBLE = re.compile(
+    "[\ud800-\udfff\u00ad\u034f\u061c\u115f\u1160\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\u3164"
+    "\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff]"
+)
+# Emoji and pictographs (and the keycap mark) say nothing a plan says: matchers drop them, so "第1👍2项" is
+# "第12项" and "🤔谁负责近视防控" is "谁负责近视防控". Circled numbers (①) are not here: NFKC makes them digits.
+_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\u231a\u231b\u23e9-\u23fa\u20e3]")
 _SPACES = re.compile(r"\s+")
 # A sentence ends at 。！？ (or their half-width forms); the mark stays with the sentence.
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])")
@@ -37,8 +46,8 @@ def fold(text: str) -> str:
 
 
 def normalize(text: str) -> str:
-    """What every matcher compares: folded and simplified. Never shown to users; quotes stay verbatim."""
-    return to_simplified(fold(text))
+    """What every matcher compares: folded, without emoji, simplified. Never shown to users; quotes stay verbatim."""
+    return to_simplified(fold(_EMOJI.sub("", text)))
 
 
 def split_sentences(text: str) -> list[str]:
