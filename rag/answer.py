@@ -226,17 +226,10 @@ def _not_covered(plan: Plan, query: Query) -> Answer:
 
 
 def _numbering(plan: Plan) -> str:
-    numbers = [t.number for t in plan.tasks]
-    runs: list[str] = []
-    start = prev = numbers[0]
-    for n in numbers[1:] + [None]:  # type: ignore[list-item]
-        if n != (prev or 0) + 1:
-            runs.append(f"{start}–{prev}" if start != prev else f"{start}")
-            start = n
-        prev = n
+    """``计划中的任务编号为第1–17、23–31项（缺第18–22项）。`` — from the parsed numbers and gaps."""
     gaps = plan.missing_tasks
     gap_text = f"（缺第{_ranges(gaps)}项）" if gaps else ""
-    return f"计划中的任务编号为第{'、'.join(runs)}项{gap_text}。"
+    return f"计划中的任务编号为第{_ranges(tuple(t.number for t in plan.tasks))}项{gap_text}。"
 
 
 def _ranges(numbers: tuple[int, ...]) -> str:
