@@ -34,6 +34,7 @@ serve: setup
 test: setup-dev
 	$(PY) scripts/fetch_llm_model.py >/dev/null  # the LLM tests' model, ~1.1 GB, once (checksum-verified)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 lint: setup-dev
