@@ -129,3 +129,28 @@ def test_emoji_only_question_is_answered_as_not_covered(plan_index: PlanIndex) -
     result = answer(plan_index, "👍👍🙏", NO_CACHE)
     assert (result.found, result.intent) == (False, Intent.OUT_OF_SCOPE)
     assert result.question == "👍👍🙏"  # the question as asked is kept; only matching ignores emoji
+
+
+# Text made of what questions are made of, and of what they should not be: plan words, numbers in every width,
+# emoji, invisible and bidi characters, traditional characters, punctuation of both widths.
+QUESTION_PIECES = st.one_of(
+    st.sampled_from(
+        ["谁负责", "第", "项", "部分", "基教科", "近视防控", "課後服務", "哪些任务", "负责什么", "十二", "12"]
+    ),
+    st.sampled_from(
+        ["１２", "⑫", "Ⅻ", "😀", "👨‍👩‍👧", "1️⃣", "🇨🇳", "\u200b", "\ufeff", "\u202e", "\ufe0f", "？", "?", "、"]
+    ),
+    st.text(max_size=5),
+)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(QUESTION_PIECES, min_size=1, max_size=10).map("".join))
+def test_any_question_is_answered_or_refused_as_invalid(plan_index: PlanIndex, question: str) -> None:
+    try:
+        result = answer(plan_index, question, NO_CACHE)
+    except InvalidQuestionError:
+        assert not fold(question)
+        return
+    assert result.text and result.intent in set(Intent)
+    assert all(plan_index.plan.task(c.task) is not None for c in result.citations)
