@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import openai
 
-from rag.grounding import PASS, Verdict, check
+from rag.grounding import PASS, Verdict, check, cited_tasks
 from rag.prompts import PROMPTS_DIR, Prompt, load_prompt
 from rag.types import Answer, AnswerMode, Intent, Plan
 
@@ -45,17 +45,17 @@ class LLMConfig:
     base_url: str  # any OpenAI-compatible endpoint: DeepSeek, Qwen, vLLM, Ollama, llama.cpp's server
     model: str
     api_key: str = "not-needed"  # local servers ignore it; the openai client insists on one
-    max_tokens: int = 160  # ~100 Chinese characters, room for the citations
+    max_tokens: int = 110  # ~100 Chinese characters and the citations; a cut-off last sentence is dropped
     temperature: float = 0.0
     answer_prompt: str = "answer"  # prompts/answer.v<N>.md, for fact questions
     explain_prompt: str = "explain"  # prompts/explain.v<N>.md, around a structured answer
     prompt_version: int | None = None  # None: the highest version of each
     prompts_dir: Path = PROMPTS_DIR
     max_context_tasks: int = 3
-    # Prompt processing dominates on a CPU (1.5B model, 2 cores: ~0.4 s per 100 characters), so only the best
-    # task goes in whole; the others contribute the sentences retrieval matched.
-    max_task_chars: int = 480
-    max_context_chars: int = 900
+    # Prompt processing dominates on a CPU (1.5B model, 2 cores), so only the best task goes in at length
+    # (the sentences retrieval matched first); the others contribute their title and matched sentences.
+    max_task_chars: int = 360
+    max_context_chars: int = 720
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,10 @@ class Generator:
         cfg = self.config
         numbers = list(dict.fromkeys(c.task for c in extractive.citations))
         structured_list = extractive.intent in (Intent.REVERSE, Intent.SECTION)
-        numbers = numbers[: 12 if structured_list else cfg.max_context_tasks]
+        # A unit's or a section's tasks: their titles. A who / task answer: its (first) task, which the
+        # structured part names. A fact: the best few.
+        limit = 6 if structured_list else 1 if extractive.intent in STRUCTURED else cfg.max_context_tasks
+        numbers = numbers[:limit]
         blocks: list[str] = []
         used = 0
         for i, n in enumerate(numbers):
@@ -122,11 +125,12 @@ class Generator:
                 continue
             if structured_list:  # a unit's or a section's tasks: titles are what a summary needs
                 body = f"{task.title}。"
-            elif i == 0:
-                body = task.body[: cfg.max_task_chars]
             else:
                 excerpt = next(c.excerpt for c in extractive.citations if c.task == n)
                 body = f"{task.title}。{excerpt}"
+                if i == 0:  # the best task: then its other sentences, in order, as far as room allows
+                    rest = "".join(x for x in task.sentences[1:] if x not in excerpt)
+                    body = (body + rest)[: cfg.max_task_chars]
             block = f"【第{n}项】{body}"
             if blocks and used + len(block) > cfg.max_context_chars:
                 numbers = numbers[: len(blocks)]
@@ -216,10 +220,12 @@ class AnswerStream:
         deadline = self.started + self.budget_s
         pending = ""
         chunks = None
+        finish = None
         try:
             chunks = self.generator.model(self.budget_s).stream(messages)
             for chunk in chunks:
                 piece = chunk.content if isinstance(chunk.content, str) else ""
+                finish = chunk.response_metadata.get("finish_reason") or finish
                 if piece and self.first_token_ms is None:
                     self.first_token_ms = (time.perf_counter() - self.started) * 1000
                 self.llm_text += piece
@@ -235,6 +241,10 @@ class AnswerStream:
                 if time.perf_counter() > deadline:
                     self.verdict = Verdict(False, "timeout")
                     return
+            if finish == "length" and self.checked:
+                pending = ""  # cut off mid-sentence by max_tokens: keep the complete sentences only
+            if len(given) == 1 and not cited_tasks(self.checked + pending):
+                pending = pending.rstrip() + f"【第{given[0]}项】"  # over one task, the source is not in doubt
             verdict = self._check(self.checked + pending, given, final=True)
             if not verdict:
                 self.verdict = verdict

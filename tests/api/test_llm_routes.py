@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -67,14 +68,50 @@ def test_a_live_server_configured_by_environment_answers_with_the_llm(
         "PLANQA_REBUILD_INDEX": "false",
         "PLANQA_LLM_BASE_URL": llm_server,
         "PLANQA_LLM_MODEL": MODEL_NAME,
+        "PLANQA_LLM_BUDGET_WEB_S": "120",  # generous: this test is about the wiring, not the speed
+        "PLANQA_LLM_BUDGET_OPENAI_S": "120",
     }
     proc, url = start_server(env)
     try:
-        fact = httpx.post(f"{url}/ask", json={"question": QUESTION}, timeout=60).json()
+        fact = httpx.post(f"{url}/ask", json={"question": QUESTION}, timeout=150).json()
         assert fact["answer_mode"] == "llm", fact
         assert "【第14项】" in fact["answer"] and fact["citations"][0]["task"] == 14
         # Nothing found: no model call, the "not covered" answer as composed.
-        weather = httpx.post(f"{url}/ask", json={"question": "明天天气怎么样?"}, timeout=60).json()
+        weather = httpx.post(f"{url}/ask", json={"question": "明天天气怎么样?"}, timeout=150).json()
         assert weather["found"] is False and weather["answer_mode"] == "extractive"
+
+        # /ask/stream: the structured who-answer first, then the model's checked sentences, mode in "done".
+        events = sse_events(url, "/ask/stream", {"question": "谁负责近视防控?"})
+        assert [e for e, _ in events][0] == "meta" and events[-1][0] == "done"
+        deltas = [d["text"] for e, d in events if e == "delta"]
+        done = events[-1][1]
+        assert deltas[0].startswith("「近视防控」") and "体卫艺科（牵头）" in deltas[0]
+        assert "".join(deltas) == done["answer"] and done["answer_mode"] in ("llm", "llm_rejected")
+        if done["answer_mode"] == "llm":
+            assert len(deltas) >= 2
+
+        # /v1/chat/completions, streamed: content pieces, and the mode in the closing chunk.
+        chunks = [d for _, d in sse_events(url, "/v1/chat/completions", {
+            "model": "planqa", "stream": True, "messages": [{"role": "user", "content": QUESTION}]})]
+        assert chunks[-1] == "[DONE]"
+        content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks[:-1] if c["choices"])
+        closing = next(c for c in chunks[:-1] if c["choices"] and c["choices"][0]["finish_reason"] == "stop")
+        assert closing["planqa"]["answer_mode"] == "llm" and "【第14项】" in content
     finally:
         stop_server(proc)
+
+
+def sse_events(url: str, path: str, body: dict[str, object]) -> list[tuple[str, object]]:
+    """(event, data) pairs of a server-sent-event response; data parsed as JSON unless it is [DONE]."""
+    events: list[tuple[str, object]] = []
+    event = "message"
+    with httpx.stream("POST", f"{url}{path}", json=body, timeout=150) as response:
+        assert response.status_code == 200
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            elif line.startswith("data: "):
+                data = line[6:]
+                events.append((event, data if data == "[DONE]" else json.loads(data)))
+                event = "message"
+    return events
