@@ -14,6 +14,7 @@ from api.logs import configure_logging
 from api.metrics import observe_cache
 from api.middleware import RequestContextMiddleware
 from api.routes import ask, health, openai_compat, ops, page, plan, stream
+from api.schemas import ErrorOut
 from api.security import AccessMiddleware
 from api.settings import Settings, get_settings
 from api.wechat import routes as wechat
@@ -51,6 +52,9 @@ def create_app(settings: Settings | None = None, index: PlanIndex | None = None)
         summary="工作要点问答：带出处的回答。Answers about a government work plan, with exact citations.",
         version="0.1.0",
         lifespan=lifespan,
+        # What any route may answer besides its own: the access middleware's refusals, the body limit, and
+        # 503 while the index is not loaded.
+        responses={status: {"model": ErrorOut} for status in (401, 413, 429, 503)},
     )
     app.state.settings = settings
     app.state.index = index

@@ -116,8 +116,8 @@ def test_keyword_ranking_without_overlap_is_left_out(plan_index):
 def test_repeated_questions_come_from_the_cache(plan_index):
     hits = plan_index.answers.hits
     first = answer(plan_index, "谁负责校园足球?")
-    again = answer(plan_index, "谁负责校园足球？")  # the same question once normalised
+    again = answer(plan_index, "誰負責校園足球？")  # the same question once normalised
     assert plan_index.answers.hits == hits + 1
-    assert again.citations == first.citations and again.question == "谁负责校园足球？"
+    assert again.citations == first.citations and again.question == "誰負責校園足球?"  # as asked
     answer(plan_index, "谁负责校园足球?", AnswerConfig(cache=False))
     assert plan_index.answers.hits == hits + 1
