@@ -22,7 +22,7 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=REPORTS, help="report folder (default: eval/reports)")
     p.add_argument("--llm", action="store_true",
                    help="also run with LLM generation (PLANQA_LLM_*): accuracy, rejection rate, latency side by side")
-    p.add_argument("--limit", type=int, default=None, help="only the first N questions of the split")
+    p.add_argument("--limit", type=int, default=None, help="only N questions, spread evenly over the split")
 
 
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:

@@ -93,7 +93,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace) -> int:
-    questions = load_gold(args.gold, args.split)[: getattr(args, "limit", None)]
+    questions = load_gold(args.gold, args.split)
+    if getattr(args, "limit", None):  # spread over the split, so every category keeps a share
+        questions = questions[:: max(1, len(questions) // args.limit)][: args.limit]
     systems = build_systems(args)
     results, raw = evaluate(systems, questions)
     main_name = systems[-1].name
