@@ -124,7 +124,7 @@ def chart(results: dict[str, Any], path: Path, title: str) -> None:
 
     names = list(results)
     cats = [c for c, m in next(iter(results.values()))["categories"].items() if m["hit@1"] is not None]
-    fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(cats) + 2), 4.2), dpi=80)
+    fig, ax = plt.subplots(figsize=(max(9, 1.1 * len(cats) + 3.5), 4.2), dpi=80)
     width = 0.8 / max(1, len(names))
     for i, name in enumerate(names):
         values = [results[name]["categories"][c]["hit@1"] or 0.0 for c in cats]
@@ -133,7 +133,7 @@ def chart(results: dict[str, Any], path: Path, title: str) -> None:
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("hit@1")
     ax.set_title(title)
-    ax.legend(fontsize=8, ncol=min(3, len(names)), loc="lower left")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
@@ -146,6 +146,6 @@ def write(stem: str, meta: dict[str, Any], results: dict[str, Any], failures: li
     md, js, png = out_dir / f"{stem}.md", out_dir / f"{stem}.json", out_dir / f"{stem}.png"
     md.write_text(markdown(meta, results, failures), encoding="utf-8")
     payload = {"meta": meta, "results": results, "verdict": verdict(results), "outcomes": outcomes}
-    js.write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    js.write_text(json.dumps(payload, ensure_ascii=False, separators=(",", ":")) + "\n", encoding="utf-8")
     chart(results, png, f"hit@1 per category — split {meta['split']}")
     return [md, js, png]
