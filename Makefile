@@ -41,5 +41,11 @@ lint: setup-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+eval: setup
+	$(PLANQA) eval --split test --compare
+
+bench: setup
+	$(PLANQA) bench
+
 clean:
 	rm -rf var/index .pytest_cache

@@ -64,7 +64,8 @@ class PlanQASystem:
 
 
 class HttpSystem:
-    """A PlanQA server; 4xx answers (an invalid question) count as refusals, 5xx raise."""
+    """A PlanQA server. 413/422 (an invalid question) count as refusals; any other error status raises, so a
+    missing API key (401) or a rate limit (429) stops the run instead of scoring as refusals."""
 
     def __init__(self, url: str, name: str = "planqa-http", timeout: float = 30.0) -> None:
         self.name = name
@@ -74,7 +75,7 @@ class HttpSystem:
         started = time.perf_counter()
         r = self._client.post("/ask", json={"question": question})
         ms = (time.perf_counter() - started) * 1000
-        if 400 <= r.status_code < 500:
+        if r.status_code in (413, 422):  # the server refused the question itself (empty, too long)
             return Prediction(False, (), (), r.text, ms, "invalid")
         r.raise_for_status()
         body = r.json()
