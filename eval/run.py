@@ -121,9 +121,12 @@ def main(args: argparse.Namespace) -> int:
         o = r["overall"]
         cells = [o[k] for k in ("accuracy", "hit@1", "hit@3", "mrr", "unit_exact", "lead_acc", "refusal_p", "refusal_r")]
         print(f"{name:<14}" + "".join(f"{report._fmt(c):>7}" for c in cells) + f"{o['p50_ms']:>8.1f}{o['p95_ms']:>8.1f}")
-    print(f"\nper category ({main_name}): accuracy / hit@1")
+    names = list(results)
+    print("\nanswer accuracy per category" + (f" (hit@1 of {main_name} in brackets)" if len(names) > 1 else ""))
+    print(f"  {'category':<16}{'n':>4}" + "".join(f"{n:>14}" for n in names) + ("" if len(names) > 1 else f"{'hit@1':>8}"))
     for cat, m in results[main_name]["categories"].items():
-        print(f"  {cat:<16} n={m['n']:<3} acc={report._fmt(m['accuracy'])}  hit@1={report._fmt(m['hit@1'])}")
+        cells = "".join(f"{report._fmt(results[n]['categories'][cat]['accuracy']):>14}" for n in names)
+        print(f"  {cat:<16}{m['n']:>4}{cells}  ({report._fmt(m['hit@1'])})")
     for line in report.verdict(results):
         print(line)
     if "llm" in meta:
