@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -70,32 +71,43 @@ def test_corrupt_index_file_stops_start_up_with_the_fix(tmp_path: Path, index_di
 
 
 def test_sigterm_lets_in_flight_requests_finish(index_dir: Path, plan_index):
+    """Every request the app took up when SIGTERM arrived is answered and delivered; the rest are turned away
+    at the connection (refused, or closed before the request was read) — never half-answered, never a 5xx.
+
+    Checked from both ends: the client's 200s must equal the 200s in the server's own access log.
+    """
     proc, url = start_server({"PLANQA_INDEX_DIR": str(index_dir), "PLANQA_REBUILD_INDEX": "false"})
+    questions = [f"第{n}项任务是什么" for n in range(1, 18)] + ["基教科负责哪些任务?", "谁负责近视防控?"] * 8
     results: list[int | str] = []
     lock = threading.Lock()
 
-    def client() -> None:
-        with httpx.Client(timeout=20) as c:
-            for _ in range(30):
-                try:
-                    status: int | str = c.post(f"{url}/ask", json={"question": "基教科负责哪些任务?"}).status_code
-                except httpx.ConnectError:
-                    status = "refused"  # after shutdown began: never reached the app
-                except httpx.HTTPError as e:
-                    status = f"broken: {type(e).__name__}"
-                with lock:
-                    results.append(status)
-                if status == "refused":
-                    return
+    def ask(question: str) -> None:
+        try:
+            status: int | str = httpx.post(f"{url}/ask", json={"question": question}, timeout=20).status_code
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
+            status = "turned away"  # shutdown had begun before the app read this request
+        with lock:
+            results.append(status)
 
-    threads = [threading.Thread(target=client) for _ in range(8)]
+    threads = [threading.Thread(target=ask, args=(q,)) for q in questions]
     for t in threads:
         t.start()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 20
+    while 200 not in results and time.monotonic() < deadline:  # the first answer is out: others are in flight
+        time.sleep(0.005)
     proc.send_signal(signal.SIGTERM)
     for t in threads:
         t.join(30)
     # uvicorn finishes in-flight requests, then re-raises SIGTERM so the exit status tells how it ended.
     assert proc.wait(timeout=20) in (0, -signal.SIGTERM)
-    assert 200 in results
-    assert all(r in (200, "refused") for r in results), results
+    assert proc.stdout is not None
+    served = [
+        json.loads(line) for line in proc.stdout.read().decode().splitlines() if line.startswith('{"time"')
+    ]
+    served_ok = [e for e in served if e.get("route") == "/ask" and e.get("status") == 200]
+    assert len(results) == len(questions)
+    assert set(results) <= {200, "turned away"}, results
+    print("sigterm outcome:", {r: results.count(r) for r in set(results)})
+    assert results.count(200) >= 1, results
+    # Nothing answered by the app was lost on the way out.
+    assert results.count(200) == len(served_ok), (results, served)
