@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from starlette.datastructures import State
@@ -18,9 +19,11 @@ from api.chat import answer_config
 from api.settings import Settings
 from index.store import PlanIndex
 from rag.answer import answer
-from rag.generate import AnswerStream, Generation, Generator, LLMConfig
 from rag.present import TextSource, extractive_text, with_inline_citations
 from rag.types import Answer
+
+if TYPE_CHECKING:  # the LLM client (openai, langchain prompts: ~2 s to import) loads only when configured
+    from rag.generate import AnswerStream, Generation, Generator, LLMConfig
 
 
 class Channel(StrEnum):
@@ -35,6 +38,8 @@ _lock = threading.Lock()
 def llm_config(settings: Settings) -> LLMConfig | None:
     if not settings.llm_enabled:
         return None
+    from rag.generate import LLMConfig
+
     return LLMConfig(
         base_url=settings.llm_base_url,
         model=settings.llm_model,
@@ -48,7 +53,12 @@ def generator_for(state: State, settings: Settings) -> Generator | None:
     with _lock:
         if not hasattr(state, "generator"):
             config = llm_config(settings)
-            state.generator = Generator(config) if config else None
+            if config is None:
+                state.generator = None
+            else:
+                from rag.generate import Generator
+
+                state.generator = Generator(config)
         generator: Generator | None = state.generator
     return generator
 
