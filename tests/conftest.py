@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,11 +15,13 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import DEFAULT_CORPUS, ROOT, Settings
+from eval.bench.run import stop
 from index.embeddings import PlanQAEmbeddings, load_embeddings
 from index.store import PlanIndex, build_index, corpus_title
 from rag.parse import parse_plan
 from rag.types import Plan
 from tests.llm_server import llm_server  # noqa: F401  (session fixture: the local LLM, tests marked llm)
+from tests.ports import free_port  # noqa: F401  (re-exported for tests)
 
 DATA = Path(__file__).parent / "data"
 
@@ -69,10 +70,6 @@ def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
         yield c
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_server(env: dict[str, str], workers: int = 1, timeout: float = 60.0) -> tuple[subprocess.Popen[bytes], str]:
@@ -102,13 +99,7 @@ def start_server(env: dict[str, str], workers: int = 1, timeout: float = 60.0) -
     raise RuntimeError("server did not become healthy in time")
 
 
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+stop_server = stop  # SIGTERM, then SIGKILL after 15 s: the benchmark's own helper
 
 
 @pytest.fixture(scope="session")

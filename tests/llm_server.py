@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from eval.bench.run import stop
+from tests.ports import free_port
+
 MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 MODEL_SIZE = 1_117_320_768
 MODEL_NAME = "qwen2.5-coder-1.5b-instruct"
@@ -28,12 +30,6 @@ MODEL_NAME = "qwen2.5-coder-1.5b-instruct"
 def model_path() -> Path:
     base = os.environ.get("PLANQA_MODEL_CACHE") or Path.home() / ".cache" / "planqa" / "models"
     return Path(base) / MODEL_FILE
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +42,7 @@ def llm_server() -> Iterator[str]:
     if not path.is_file() or path.stat().st_size != MODEL_SIZE:
         pytest.fail(f"the test model is missing at {path}: run `python scripts/fetch_llm_model.py` "
                     "(or skip these tests: pytest -m 'not llm')")
-    port = _free_port()
+    port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)  # noqa: SIM115
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", MODEL_NAME,
            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--verbose", "false"]
@@ -67,10 +63,5 @@ def llm_server() -> Iterator[str]:
             time.sleep(0.5)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
