@@ -67,6 +67,10 @@ class PlanQAInfo(BaseModel):
     found: bool
     follow_up: str = "none"
     resolved_question: str | None = None
+    answer_mode: str | None = Field(
+        None, description="extractive | llm | llm_rejected (non-streaming; streams carry it in the last chunk)"
+    )
+    answer_mode_reason: str | None = None
 
 
 class ChatCompletion(BaseModel):

@@ -76,7 +76,9 @@ def chat_completions(
         chunks = _chunks(completion_id, created, body.model, pieces, citations, info, len(questions[-1]), usage)
         return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
     text = "".join(pieces)
-    request.state.log_fields = {**request.state.log_fields, **stream_mode(pieces)}
+    mode = stream_mode(pieces)
+    request.state.log_fields = {**request.state.log_fields, **mode}
+    info = info.model_copy(update=mode)
     return ChatCompletion(
         id=completion_id,
         created=created,

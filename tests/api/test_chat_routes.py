@@ -138,6 +138,7 @@ def test_chat_completion_shape_and_citations(client):
     assert body["choices"][0]["finish_reason"] == "stop"
     assert {f"【第{c['task']}项】" for c in body["citations"]} <= set(re.findall(r"【第\d+项】", content))
     assert body["planqa"]["intent"] == "who" and body["usage"]["completion_tokens"] == len(content)
+    assert body["planqa"]["answer_mode"] == "extractive"  # no LLM configured
 
 
 def test_chat_history_resolves_follow_ups(client):
