@@ -62,13 +62,18 @@ class WordTokenizer:
         for word in self.vocabulary:
             self._jieba.add_word(word, freq=50000)
 
+    def phrases(self, text: str) -> list[str]:
+        """Precise-mode words (each character in one word only), for measuring how much of a question a text
+        covers; ``words`` adds overlapping parts ("幼儿" inside "幼儿园"), which would count twice."""
+        return self._keep(self._jieba.cut(text))
+
     def words(self, text: str) -> list[str]:
         """Search-mode words (long words and their parts), stop words and punctuation removed."""
-        return [
-            w
-            for w in (w.strip().lower() for w in self._jieba.cut_for_search(text))
-            if w and w not in STOPWORDS and _WORD.match(w)
-        ]
+        return self._keep(self._jieba.cut_for_search(text))
+
+    @staticmethod
+    def _keep(words: Iterable[str]) -> list[str]:
+        return [w for w in (w.strip().lower() for w in words) if w and w not in STOPWORDS and _WORD.match(w)]
 
 
 class BM25:

@@ -21,6 +21,12 @@ MAX_QUESTION_CHARS = 500
 # Interrogatives jieba keeps whole ("第几", "几个", "第几届", "多少钱"): they ask, they are not what is asked about,
 # so they must not count against the plan's coverage of the question ("普法工作是第几个五年普法?").
 _ASKING = re.compile(r"^(?:第?几|多少)")
+# Asking for a quantity: 多少 / 几个 / 几所 / 比例 / 百分之几 / how many.
+_QUANTITY = re.compile(r"多少|(?<!第)几(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|万|千|百)|百分之几|\bhow (?:many|much)\b", re.I)
+# A number as plans write them: digits (1%, 50%, 100周年) or Chinese numerals with a measure word (第三期, 十项).
+_NUMBER = re.compile(r"[0-9]|[一二两三四五六七八九十百千万]+(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|%)")
+# Asking for a person: 局长是谁 / 校长叫什么 — plans assign work to units, never to named office-holders.
+_PERSON = re.compile(r"(?:局长|校长|院长|主任|书记|科长|处长|老师|领导)(?:是谁|叫什么|是哪位)")
 
 
 @dataclass(frozen=True)
@@ -153,7 +159,7 @@ def _retrieved_answer(index: PlanIndex, query: Query, config: AnswerConfig, top_
     hits = search(index, query.normalized, config.retrieval)
     terms = _content_words(index, query)
     ranked = [(h, coverage(terms, normalize(_task(plan, h).text))) for h in hits]
-    if not ranked or not _supported(ranked[0], terms, config):
+    if not ranked or not _supported(ranked[0], terms, query, _task(plan, ranked[0][0]), config):
         return _not_covered(plan, query)
     top, top_coverage = ranked[0]
     task = _task(plan, top)
@@ -183,24 +189,42 @@ def _content_words(index: PlanIndex, query: Query) -> list[str]:
     of units the question mentions when other words remain (naming 萍乡学院 does not make "萍乡学院有几个专业"
     a question the plan covers)."""
     topic = query.topic or query.normalized
-    terms = [t for t in index.tokenizer.words(topic) if not _ASKING.match(t)]
+    terms = _meaningful([t for t in index.tokenizer.phrases(topic) if not _ASKING.match(t)])
     if query.units:
         rest = topic
         for unit in query.units:
             rest = rest.replace(unit, " ")
-        rest_terms = [t for t in index.tokenizer.words(rest) if not _ASKING.match(t)]
+        rest_terms = _meaningful([t for t in index.tokenizer.phrases(rest) if not _ASKING.match(t)])
         if rest_terms:
             return rest_terms
     return terms
 
 
-def _supported(top: tuple[TaskHit, float], terms: list[str], config: AnswerConfig) -> bool:
+def _meaningful(terms: list[str]) -> list[str]:
+    """Single characters (放, 假, 率) match almost any long text by accident: count them only when the
+    question has nothing longer."""
+    longer = [t for t in terms if len(t) > 1]
+    return longer or terms
+
+
+def _supported(top: tuple[TaskHit, float], terms: list[str], query: Query, task: Task, config: AnswerConfig) -> bool:
     hit, cov = top
+    if _PERSON.search(query.normalized):
+        return False  # plans assign tasks to units; they name no office-holders
+    if _QUANTITY.search(query.normalized) and not _has_number_near(task, terms):
+        return False  # asks "how many": the plan only covers it where the matching text states a number
     if hit.similarity >= config.strong_similarity:
         return True
     if not terms:  # e.g. an English question: only the dense model can judge
         return hit.similarity >= config.min_similarity
     return cov >= config.min_coverage
+
+
+def _has_number_near(task: Task, terms: list[str]) -> bool:
+    """Does the sentence of ``task`` that best matches the question (or one tied with it) state a number?"""
+    scored = [(coverage(terms, normalize(s)), normalize(s)) for s in task.sentences]
+    best = max((c for c, _ in scored), default=0.0)
+    return any(c == best and _NUMBER.search(text) for c, text in scored)
 
 
 def _excerpt(hit: TaskHit, terms: list[str]) -> str:

@@ -121,3 +121,20 @@ def test_repeated_questions_come_from_the_cache(plan_index):
     assert again.citations == first.citations and again.question == "誰負責校園足球?"  # as asked
     answer(plan_index, "谁负责校园足球?", AnswerConfig(cache=False))
     assert plan_index.answers.hits == hits + 1
+
+
+@pytest.mark.parametrize("question", ["学生近视率是多少?", "校园足球特色学校有多少所?"])
+def test_how_many_needs_a_number_in_the_matching_sentence(plan_index, question):
+    # The plan speaks of myopia and football schools, but gives no figure for either.
+    a = answer(plan_index, question)
+    assert not a.found and a.intent is Intent.OUT_OF_SCOPE
+
+
+def test_how_many_answered_where_the_plan_states_it(plan_index):
+    a = answer(plan_index, "职业学校学位总容量要达到多少?")
+    assert a.found and a.citations[0].task == 14 and "50%" in a.citations[0].excerpt
+
+
+@pytest.mark.parametrize("question", ["萍乡中学的校长是谁?", "萍乡市教育局局长是谁?"])
+def test_office_holders_are_not_in_a_plan(plan_index, question):
+    assert not answer(plan_index, question).found
