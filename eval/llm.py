@@ -9,43 +9,37 @@ checks rejected the model's answer (and why), and the generation latency.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from typing import Any
 
 import numpy as np
 
-from eval.systems import Prediction
+from eval.systems import PlanQASystem
 from index.store import PlanIndex
-from rag.answer import AnswerConfig, answer
-from rag.errors import InvalidQuestionError
 from rag.generate import Generation, Generator
-from rag.types import AnswerMode
+from rag.types import Answer, AnswerMode
 
 NAME = "planqa+llm"
 
 
-class LLMSystem:
-    """PlanQA with generation: extractive answer → LLM rewrite → checks → the answer shown."""
+class LLMSystem(PlanQASystem):
+    """PlanQA with generation: extractive answer → LLM rewrite → checks → the answer shown.
+
+    Asks exactly as the extractive ``PlanQASystem`` does (same config, no answer cache), so the two runs
+    differ only by the rewrite.
+    """
 
     def __init__(self, index: PlanIndex, generator: Generator, budget_s: float, name: str = NAME) -> None:
-        self.index, self.generator, self.budget_s, self.name = index, generator, budget_s, name
-        self.config = AnswerConfig()
+        super().__init__(index, name=name)
+        self.generator, self.budget_s = generator, budget_s
         self.generations: list[Generation] = []
 
-    def ask(self, question: str) -> Prediction:
-        started = time.perf_counter()
-        try:
-            a = answer(self.index, question, self.config)
-        except InvalidQuestionError as e:
-            return Prediction(False, (), (), str(e), (time.perf_counter() - started) * 1000, "invalid")
-        if self.generator.applies(a):
-            generation = self.generator.generate(self.index.plan, a, self.budget_s)
-            self.generations.append(generation)
-            a = generation.answer
-        ms = (time.perf_counter() - started) * 1000
-        first = a.citations[0].units if a.citations else ()
-        return Prediction(a.found, tuple(c.task for c in a.citations), tuple(first), a.text, ms, a.intent.value)
+    def finish(self, extractive: Answer) -> Answer:
+        if not self.generator.applies(extractive):
+            return extractive
+        generation = self.generator.generate(self.index.plan, extractive, self.budget_s)
+        self.generations.append(generation)
+        return generation.answer
 
 
 def summary(system: LLMSystem, skip_first: int = 1) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from rag.answer import AnswerConfig, answer
 from rag.errors import InvalidQuestionError
 from rag.retrieve import RetrievalConfig, Retriever
 from rag.text import normalize
+from rag.types import Answer
 
 RANKED = 3  # tasks a system returns, best first (PlanQA's default citations)
 
@@ -58,9 +59,14 @@ class PlanQASystem:
             a = answer(self.index, question, self.config)
         except InvalidQuestionError as e:
             return Prediction(False, (), (), str(e), (time.perf_counter() - started) * 1000, "invalid")
+        a = self.finish(a)
         ms = (time.perf_counter() - started) * 1000
         first = a.citations[0].units if a.citations else ()
         return Prediction(a.found, tuple(c.task for c in a.citations), tuple(first), a.text, ms, a.intent.value)
+
+    def finish(self, extractive: Answer) -> Answer:
+        """The answer the user reads, from the extractive one (a subclass may rewrite it: eval/llm.py)."""
+        return extractive
 
 
 class HttpSystem:
