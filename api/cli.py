@@ -1,6 +1,10 @@
-"""The ``planqa`` command: ask, list tasks, build the index, serve.
+"""The ``planqa`` command: ask, list tasks, build the index, serve — and the commands other packages register.
 
 Library errors become one-line messages here, at the edge; the exit code is 1 for them, 2 for usage.
+
+Other packages add sub-commands without this module importing them: a package declares an entry point in the
+group ``planqa.commands`` (``pyproject.toml``), a function that takes the sub-parsers and adds its commands
+(as simonw/llm's ``register_commands`` hook does). ``eval`` registers ``planqa eval`` and ``planqa bench`` so.
 """
 
 from __future__ import annotations
@@ -9,10 +13,13 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
 
-from api.settings import Settings
-from rag.errors import PlanQAError
+from config.settings import Settings
+from index.errors import PlanQAError
+
+COMMANDS_GROUP = "planqa.commands"
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -24,26 +31,26 @@ def _settings(**overrides: object) -> Settings:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     import time
 
-    from api.main import load_index_for
     from api.schemas import AskResponse
-    from rag.answer import AnswerConfig, answer
+    from config.wiring import build_service
+    from rag.service import Channel
 
-    index = load_index_for(settings)
+    service = build_service(settings)
     started = time.perf_counter()
-    result = answer(index, args.question, AnswerConfig(top_k=settings.top_k), top_k=args.top_k)
+    reply = service.ask(args.question, channel=Channel.CLI, top_k=args.top_k)
     elapsed = (time.perf_counter() - started) * 1000
     if args.json:
-        print(AskResponse.of(result, elapsed).model_dump_json(indent=2))
+        print(AskResponse.of(reply, elapsed).model_dump_json(indent=2))
         return 0
-    print(result.text)
-    for c in result.citations:
+    print(reply.answer.text)
+    for c in reply.answer.citations:
         print(f"\n【第{c.task}项】{c.title}（{c.section}）\n  {c.excerpt}\n  责任单位：{'、'.join(c.units)}")
     return 0
 
 
 def cmd_tasks(args: argparse.Namespace, settings: Settings) -> int:
+    from index.parse import parse_plan
     from index.store import corpus_title
-    from rag.parse import parse_plan
 
     plan = parse_plan(settings.corpus.read_text(encoding="utf-8"), title=corpus_title(settings.corpus))
     if args.json:
@@ -65,8 +72,8 @@ def cmd_index_build(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
     from index.embeddings import load_embeddings
+    from index.errors import IndexCorruptError, IndexMissingError, IndexStaleError
     from index.store import build_index, corpus_title, load_index, sha256_text
-    from rag.errors import IndexCorruptError, IndexMissingError, IndexStaleError
 
     corpus_path = Path(args.corpus) if args.corpus else settings.corpus
     corpus = corpus_path.read_text(encoding="utf-8")
@@ -142,23 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1)
     p.set_defaults(func=cmd_serve)
 
-    # Evaluation and benchmarks live in eval/; these are only their entry points.
-    from eval import bench_cli
-
-    p = sub.add_parser("eval", help="score answers on the gold questions (eval/data), write eval/reports")
-    bench_cli.add_eval_arguments(p)
-    p.set_defaults(func=bench_cli.cmd_eval)
-    p = sub.add_parser("bench", help="benchmark build, cold start, latency, throughput, memory")
-    bench_cli.add_bench_arguments(p)
-    p.set_defaults(func=bench_cli.cmd_bench)
+    for hook in entry_points(group=COMMANDS_GROUP):  # planqa eval, planqa bench (eval/cli.py), …
+        hook.load()(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     import signal
 
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `planqa tasks | head` ends quietly
     args = build_parser().parse_args(argv)
+    if args.command != "serve":
+        # `planqa tasks | head` ends quietly. Never for the server: a client that hangs up would kill it.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         settings = _settings(host=getattr(args, "host", None), port=getattr(args, "port", None))
         return int(args.func(args, settings))

@@ -1,4 +1,4 @@
-"""Dependency aliases for routes: the loaded index and the settings."""
+"""Dependency aliases for routes: the answering service, the plan it answers from, and the settings."""
 
 from __future__ import annotations
 
@@ -7,15 +7,20 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.errors import ApiError
-from api.settings import Settings
-from index.store import PlanIndex
+from config.settings import Settings
+from index.model import Plan
+from rag.service import AnsweringService
 
 
-def get_index(request: Request) -> PlanIndex:
-    index: PlanIndex | None = getattr(request.app.state, "index", None)
-    if index is None:
+def get_service(request: Request) -> AnsweringService:
+    service: AnsweringService | None = request.app.state.service
+    if service is None:
         raise ApiError(503, "index_not_ready", "索引尚未加载，请稍后再试。The index is not loaded yet: retry shortly.")
-    return index
+    return service
+
+
+def get_plan(service: Annotated[AnsweringService, Depends(get_service)]) -> Plan:
+    return service.plan
 
 
 def get_app_settings(request: Request) -> Settings:
@@ -23,5 +28,6 @@ def get_app_settings(request: Request) -> Settings:
     return settings
 
 
-IndexDep = Annotated[PlanIndex, Depends(get_index)]
+ServiceDep = Annotated[AnsweringService, Depends(get_service)]
+PlanDep = Annotated[Plan, Depends(get_plan)]
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]

@@ -1,7 +1,12 @@
-"""Error responses: one JSON shape, a Chinese-and-English message, the request id. Never a bare 500."""
+"""Error responses: one JSON shape, a Chinese-and-English message, the request id. Never a bare 500.
+
+``error_body`` is the one place the shape is written: the exception handlers below, the request middleware
+(413) and the access middleware (401, 429) all send it.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
@@ -9,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from rag.errors import (
+from index.errors import (
     IndexCorruptError,
     IndexMissingError,
     IndexStaleError,
@@ -35,11 +40,20 @@ class ApiError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
+def error_body(code: str, message: str, request_id: str | None) -> dict[str, dict[str, str | None]]:
+    """``{"error": {"code", "message", "request_id"}}``: every error PlanQA's HTTP API sends."""
+    return {"error": {"code": code, "message": message, "request_id": request_id}}
+
+
+def error_bytes(code: str, message: str, request_id: str | None) -> bytes:
+    """``error_body`` encoded, for the ASGI middleware that answer before any route runs."""
+    return json.dumps(error_body(code, message, request_id), ensure_ascii=False).encode()
+
+
 def error_response(
     request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    request_id = getattr(request.state, "request_id", None)
-    body = {"error": {"code": code, "message": message, "request_id": request_id}}
+    body = error_body(code, message, getattr(request.state, "request_id", None))
     return JSONResponse(body, status_code=status, headers=headers)
 
 

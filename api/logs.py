@@ -7,6 +7,8 @@ import logging
 import sys
 import time
 
+from rag.service import Reply
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
@@ -31,3 +33,21 @@ def configure_logging(level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+
+
+def reply_fields(reply: Reply, question: str) -> dict[str, object]:
+    """What the access log line says of an answer (``request.state.log_fields``). The question is dropped
+    by the middleware unless PLANQA_LOG_QUESTIONS=1."""
+    fields: dict[str, object] = {
+        "intent": reply.answer.intent.value,
+        "found": reply.answer.found,
+        "follow_up": reply.follow_up.value,
+        "answer_mode": reply.answer.mode.value,
+        "question": question,
+    }
+    if reply.answer.mode_reason:
+        fields["answer_mode_reason"] = reply.answer.mode_reason
+    if reply.generation is not None:
+        fields["llm_ms"] = reply.generation.elapsed_ms
+        fields["prompt"] = reply.generation.prompt
+    return fields

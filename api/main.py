@@ -1,4 +1,9 @@
-"""The FastAPI application: wiring only. Routes live in ``api/routes/``."""
+"""The FastAPI application: wiring only. Routes live in ``api/routes/`` and ``api/wechat/``.
+
+Everything a request needs is built once, in the lifespan, onto ``app.state``: ``service`` (the answering
+service over the loaded index), ``settings``, and ``wechat`` (the configured WeChat accounts). Routes reach them
+through the dependencies in ``api/deps.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,42 +14,37 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.llm import install as install_llm
 from api.logs import configure_logging
 from api.metrics import observe_cache
 from api.middleware import RequestContextMiddleware
 from api.routes import ask, health, openai_compat, ops, page, plan, stream
 from api.schemas import ErrorOut
 from api.security import AccessMiddleware
-from api.settings import Settings, get_settings
 from api.wechat import routes as wechat
-from index.embeddings import load_embeddings
-from index.store import PlanIndex, open_index
-from rag.errors import PlanQAError
+from api.wechat.accounts import build_accounts
+from config.settings import Settings, get_settings
+from config.wiring import build_service
+from index.errors import PlanQAError
+from rag.service import AnsweringService
 
 log = logging.getLogger("planqa.api")
 
 
-def load_index_for(settings: Settings) -> PlanIndex:
-    """Load (or, when allowed, build) the index the settings describe."""
-    embeddings = load_embeddings(settings.embedding_model)
-    return open_index(settings.corpus, settings.index_dir, embeddings, rebuild=settings.rebuild_index)
-
-
-def create_app(settings: Settings | None = None, index: PlanIndex | None = None) -> FastAPI:
-    """The app. Give ``index`` to share one already loaded (tests); otherwise it loads at start-up."""
+def create_app(settings: Settings | None = None, service: AnsweringService | None = None) -> FastAPI:
+    """The app. Give ``service`` to share one already built (tests); otherwise it is built at start-up."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if app.state.index is None:
-            try:
-                app.state.index = load_index_for(settings)
-            except PlanQAError as e:  # say what is wrong and how to fix it, then let the server exit
-                log.error(str(e), extra={"event": "startup_failed", "index_dir": str(settings.index_dir)})
-                raise
-            log.info("index loaded", extra={"index_version": app.state.index.manifest.version})
-        observe_cache(app.state.index)
+        try:
+            ready = service or build_service(settings)
+            app.state.wechat = build_accounts(settings, ready.plan)
+        except (PlanQAError, ValueError) as e:  # say what is wrong and how to fix it, then let the server exit
+            log.error(str(e), extra={"event": "startup_failed", "index_dir": str(settings.index_dir)})
+            raise
+        observe_cache(ready)
+        app.state.service = ready
+        log.info("index loaded", extra={"index_version": ready.index.manifest.version})
         yield
 
     app = FastAPI(
@@ -57,8 +57,8 @@ def create_app(settings: Settings | None = None, index: PlanIndex | None = None)
         responses={status: {"model": ErrorOut} for status in (401, 413, 429, 503)},
     )
     app.state.settings = settings
-    app.state.index = index
-    install_llm(app, settings)  # optional LLM answers (PLANQA_LLM_*); a no-op when unset
+    app.state.service = None  # set by the lifespan; /ready answers 503 until then
+    app.state.wechat = {}
     # Starlette runs the middleware added last first: request ids and the body limit, then access control.
     app.add_middleware(
         AccessMiddleware,
@@ -68,8 +68,6 @@ def create_app(settings: Settings | None = None, index: PlanIndex | None = None)
     )
     app.add_middleware(RequestContextMiddleware, max_body=settings.max_request_bytes, log_questions=settings.log_questions)
     install_error_handlers(app)
-    if index is not None:
-        observe_cache(index)
     for module in (ask, stream, openai_compat, page, plan, health, ops, wechat):
         app.include_router(module.router)
     return app

@@ -10,7 +10,7 @@ import os
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 
-from index.store import PlanIndex
+from rag.service import AnsweringService
 
 REQUESTS = Counter("planqa_requests_total", "HTTP requests", ["route", "method", "status"])
 LATENCY = Histogram(
@@ -27,9 +27,9 @@ WECHAT_DELIVERIES = Counter(
 RATE_LIMITED = Counter("planqa_rate_limited_total", "Requests refused with 429", ["by"])
 
 
-def observe_cache(index: PlanIndex) -> None:
-    """Count the index's answer-cache look-ups (the library calls back; it knows nothing of Prometheus)."""
-    index.answers.observer = lambda hit: CACHE.labels("hit" if hit else "miss").inc()
+def observe_cache(service: AnsweringService) -> None:
+    """Count the service's answer-cache look-ups (the library calls back; it knows nothing of Prometheus)."""
+    service.answer_cache.observer = lambda hit: CACHE.labels("hit" if hit else "miss").inc()
 
 
 def observe_request(route: str, method: str, status: int, seconds: float) -> None:

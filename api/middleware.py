@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -10,19 +9,19 @@ import uuid
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics
+from api.errors import error_bytes
 
 log = logging.getLogger("planqa.access")
 _SAFE_ID = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
 
 
 def _error(status: int, code: str, message: str, request_id: str) -> tuple[dict[str, object], bytes]:
-    body = json.dumps({"error": {"code": code, "message": message, "request_id": request_id}}, ensure_ascii=False)
     start = {
         "type": "http.response.start",
         "status": status,
         "headers": [(b"content-type", b"application/json"), (b"x-request-id", request_id.encode())],
     }
-    return start, body.encode()
+    return start, error_bytes(code, message, request_id)
 
 
 class RequestContextMiddleware:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from rag.answer import MAX_QUESTION_CHARS
-from rag.types import Answer, Citation, Section, Task, TaskHit
+from index.model import Section, Task, TaskHit
+from rag.limits import CONVERSATION_ID_PATTERN
+from rag.service import Reply
+from rag.types import Citation
 
 
 class AskRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"question": "谁负责近视防控?"}]})
 
-    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="问题（最多500字）")
+    # The length limit is PLANQA_MAX_QUESTION_CHARS, checked by the answering service (422 over it).
+    question: str = Field(min_length=1, description="问题（长度上限见 PLANQA_MAX_QUESTION_CHARS，默认500字）")
     top_k: int | None = Field(None, ge=1, le=20, description="How many citations at most")
     conversation_id: str | None = Field(
         None,
-        pattern=r"^[A-Za-z0-9_\-.:@=+/]{1,128}$",
+        pattern=CONVERSATION_ID_PATTERN,
         description="会话编号：同一编号下的追问（“第二个呢?”）按上一轮理解。Follow-ups resolve within this id",
     )
 
@@ -56,7 +59,8 @@ class AskResponse(BaseModel):
     highlight: list[str] = Field(default_factory=list, description="Question words to highlight in excerpts")
 
     @classmethod
-    def of(cls, a: Answer, elapsed_ms: float) -> AskResponse:
+    def of(cls, reply: Reply, elapsed_ms: float) -> AskResponse:
+        a = reply.answer
         return cls(
             answer=a.text,
             found=a.found,
@@ -65,6 +69,10 @@ class AskResponse(BaseModel):
             elapsed_ms=round(elapsed_ms, 2),
             answer_mode=a.mode.value,
             answer_mode_reason=a.mode_reason,
+            conversation_id=reply.conversation_id,
+            resolved_question=reply.resolved_question,
+            follow_up=reply.follow_up.value,
+            highlight=list(reply.highlight),
         )
 
 

@@ -10,15 +10,15 @@
 from __future__ import annotations
 
 import hmac
-import json
 import math
 import threading
 import time
-from collections import OrderedDict
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import metrics
+from api.errors import error_bytes
+from rag.caches import BoundedCache
 
 EXEMPT_EXACT = frozenset({"/health", "/ready", "/", "/favicon.ico", "/wechat", "/wecom"})
 EXEMPT_PREFIXES = ("/static/",)
@@ -44,19 +44,18 @@ class TokenBuckets:
     def __init__(self, per_minute: int) -> None:
         self.capacity = float(per_minute)
         self.rate = per_minute / 60.0
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
-        self._lock = threading.Lock()
+        # (tokens, last refill) per name; the longest idle are forgotten beyond _MAX_BUCKETS.
+        self._buckets: BoundedCache[str, tuple[float, float]] = BoundedCache(_MAX_BUCKETS)
+        self._lock = threading.Lock()  # take() reads, then writes: one at a time
 
     def take(self, name: str, now: float | None = None) -> float:
         """0 if a request may go now, else the seconds to wait."""
         now = time.monotonic() if now is None else now
         with self._lock:
-            tokens, last = self._buckets.pop(name, (self.capacity, now))
+            tokens, last = self._buckets.get(name) or (self.capacity, now)
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
             wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
-            self._buckets[name] = (tokens - 1 if tokens >= 1 else tokens, now)
-            while len(self._buckets) > _MAX_BUCKETS:  # forget the longest idle
-                self._buckets.popitem(last=False)
+            self._buckets.put(name, (tokens - 1 if tokens >= 1 else tokens, now))
             return wait
 
 
@@ -107,7 +106,6 @@ class AccessMiddleware:
 
 
 async def _refuse(send: Send, status: int, code: str, message: str, request_id: str, headers: dict[str, str]) -> None:
-    body = json.dumps({"error": {"code": code, "message": message, "request_id": request_id}}, ensure_ascii=False)
     raw = [(b"content-type", b"application/json")] + [(k.encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body.encode()})
+    await send({"type": "http.response.body", "body": error_bytes(code, message, request_id)})

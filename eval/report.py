@@ -102,8 +102,8 @@ def markdown(meta: dict[str, Any], results: dict[str, Any], failures: list[dict[
     if len(results) > 1:
         out += ["", "## Where PlanQA does not beat a baseline", ""]
         out += v or ["PlanQA's answer accuracy beats every baseline in every category."]
-    if meta.get("llm"):  # planqa eval --llm: rejection rate and latency of generation (eval/llm.py)
-        from eval.llm import markdown as llm_markdown
+    if meta.get("llm"):  # planqa eval --llm: rejection rate and latency of generation (eval/llm_report.py)
+        from eval.llm_report import markdown as llm_markdown
 
         out += ["", *llm_markdown(meta["llm"])]
     if failures:

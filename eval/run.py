@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from typing import Any
 
+from config.settings import Settings
+from config.wiring import build_service, load_index, service_config
 from eval import report
-from eval.bench_cli import add_eval_arguments
 from eval.gold import GoldQuestion, load_gold
 from eval.score import Outcome, by_category, outcome_dict, score_one, summarize
 from eval.systems import HttpSystem, LangChainBaseline, PlanQASystem, Prediction, RetrieverBaseline, System
+from index.store import PlanIndex
 from rag.retrieve import Retriever
+from rag.service import AnsweringService
 
 WARM_UP = "谁负责近视防控?"  # first calls load jieba's dictionary and OpenCC's tables: not the question's cost
 
@@ -50,53 +54,52 @@ def failures(questions: list[GoldQuestion], outcomes: list[Outcome], predictions
     return out
 
 
-def build_systems(args: argparse.Namespace) -> list[System]:
+def eval_service(settings: Settings, index: PlanIndex, retriever: Retriever = Retriever.HYBRID,
+                 llm: bool = False) -> AnsweringService:  # fmt: skip
+    """The answering service as the server builds it, without the answer cache (each question's latency is
+    its own work) and with the given retriever."""
+    config = service_config(settings)
+    config = replace(
+        config,
+        answer_cache_size=0,
+        answer=replace(config.answer, retrieval=replace(config.answer.retrieval, retriever=retriever)),
+    )
+    return build_service(settings, index, config=config, llm=llm)
+
+
+def planqa_system(settings: Settings, index: PlanIndex, retriever: Retriever = Retriever.HYBRID) -> PlanQASystem:
+    name = "planqa" if retriever is Retriever.HYBRID else f"planqa-{retriever.value}"
+    return PlanQASystem(eval_service(settings, index, retriever), name=name)
+
+
+def build_systems(args: argparse.Namespace, settings: Settings) -> list[System]:
     if args.url:
         return [HttpSystem(args.url, name="planqa")]
-    from api.main import load_index_for
-    from api.settings import Settings
-
-    settings = Settings()
-    index = load_index_for(settings)
+    index = load_index(settings)
     retriever = Retriever(args.retriever)
     if getattr(args, "llm", False):  # the LLM run first, the extractive one last (the report's main system)
-        return [llm_system(settings, index), PlanQASystem(index, retriever)]
+        from eval.llm_report import NAME
+
+        return [PlanQASystem(eval_service(settings, index, retriever, llm=True), NAME),
+                planqa_system(settings, index, retriever)]  # fmt: skip
     if not args.compare:
-        return [PlanQASystem(index, retriever)]
+        return [planqa_system(settings, index, retriever)]
     corpus = settings.corpus.read_text(encoding="utf-8")
     return [
         LangChainBaseline(corpus, index.embeddings),
         RetrieverBaseline(index, Retriever.BM25),
         RetrieverBaseline(index, Retriever.DENSE),
-        PlanQASystem(index, Retriever.BM25),
-        PlanQASystem(index, Retriever.DENSE),
-        PlanQASystem(index, Retriever.HYBRID),
+        planqa_system(settings, index, Retriever.BM25),
+        planqa_system(settings, index, Retriever.DENSE),
+        planqa_system(settings, index, Retriever.HYBRID),
     ]
 
 
-def llm_system(settings: Any, index: Any) -> System:
-    from api.llm import Channel, budget, llm_config
-    from eval.llm import LLMSystem
-    from rag.errors import PlanQAError
-    from rag.generate import Generator
-
-    config = llm_config(settings)
-    if config is None:
-        raise PlanQAError("--llm needs an LLM: set PLANQA_LLM_BASE_URL and PLANQA_LLM_MODEL (any OpenAI-compatible endpoint).")
-    return LLMSystem(index, Generator(config), budget(settings, Channel.WEB))
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="planqa eval", description="score PlanQA on the gold questions")
-    add_eval_arguments(p)
-    return p
-
-
-def main(args: argparse.Namespace) -> int:
+def main(args: argparse.Namespace, settings: Settings) -> int:
     questions = load_gold(args.gold, args.split)
     if getattr(args, "limit", None):  # spread over the split, so every category keeps a share
         questions = questions[:: max(1, len(questions) // args.limit)][: args.limit]
-    systems = build_systems(args)
+    systems = build_systems(args, settings)
     results, raw = evaluate(systems, questions)
     main_name = systems[-1].name
     outcomes, predictions = raw[main_name]
@@ -109,9 +112,9 @@ def main(args: argparse.Namespace) -> int:
         " --llm" if getattr(args, "llm", False) else "") + (f" --limit {args.limit}" if getattr(args, "limit", None) else "")
     meta = {**report.machine(), "split": args.split, "questions": len(questions), "mode": mode, "command": command}
     if getattr(args, "llm", False):
-        from eval.llm import summary
+        from eval.llm_report import summary
 
-        meta["llm"] = summary(systems[0])  # type: ignore[arg-type]
+        meta["llm"] = summary(systems[0], settings.llm_budget_web_s)  # type: ignore[arg-type]
     fails = failures(questions, outcomes, predictions)
     paths = report.write(stem, meta, results, fails, [outcome_dict(o) for o in outcomes], args.out)
 
@@ -130,7 +133,7 @@ def main(args: argparse.Namespace) -> int:
     for line in report.verdict(results):
         print(line)
     if "llm" in meta:
-        from eval.llm import markdown as llm_lines
+        from eval.llm_report import markdown as llm_lines
 
         print("\n" + "\n".join(llm_lines(meta["llm"])[2:]))
     print("\nwrote " + ", ".join(str(p) for p in paths))
@@ -138,4 +141,6 @@ def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(parser().parse_args()))
+    from eval.cli import parser
+
+    sys.exit(main(parser("eval").parse_args(), Settings()))

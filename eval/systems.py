@@ -1,6 +1,7 @@
 """The systems under evaluation, each turning a question into a ``Prediction``.
 
-- ``PlanQASystem``: the library in-process (``rag.answer.answer``), with any retriever;
+- ``PlanQASystem``: the answering service in-process (``rag.service``, as every channel calls it), with any
+  retriever, with or without the LLM step;
 - ``HttpSystem``: a running PlanQA server (``POST /ask``);
 - ``LangChainBaseline``: the recipe a user would build in an afternoon — ``RecursiveCharacterTextSplitter``
   (chunk 500, overlap 50), the same embedding model, FAISS, the top-1 chunk as the answer;
@@ -20,12 +21,11 @@ from typing import Protocol
 import httpx
 import numpy as np
 
+from index.errors import InvalidQuestionError
+from index.normalize import normalize
 from index.store import PlanIndex
-from rag.answer import AnswerConfig, answer
-from rag.errors import InvalidQuestionError
-from rag.retrieve import RetrievalConfig, Retriever
-from rag.text import normalize
-from rag.types import Answer
+from rag.retrieve import Retriever
+from rag.service import AnsweringService, Channel, Reply
 
 RANKED = 3  # tasks a system returns, best first (PlanQA's default citations)
 
@@ -47,26 +47,25 @@ class System(Protocol):
 
 
 class PlanQASystem:
-    def __init__(self, index: PlanIndex, retriever: Retriever = Retriever.HYBRID, name: str | None = None) -> None:
-        self.index = index
-        # No answer cache: each question's latency is its own work, not a look-up.
-        self.config = AnswerConfig(retrieval=RetrievalConfig(retriever=retriever), cache=False)
-        self.name = name or ("planqa" if retriever is Retriever.HYBRID else f"planqa-{retriever.value}")
+    """The answering service, asked as every channel asks it. Build it without an answer cache
+    (``answer_cache_size=0``) so that each question's latency is its own work, not a look-up."""
+
+    def __init__(self, service: AnsweringService, name: str = "planqa") -> None:
+        self.service = service
+        self.name = name
+        self.replies: list[Reply] = []  # every reply, for reports on what the LLM step did
 
     def ask(self, question: str) -> Prediction:
         started = time.perf_counter()
         try:
-            a = answer(self.index, question, self.config)
+            reply = self.service.ask(question, channel=Channel.EVAL)
         except InvalidQuestionError as e:
             return Prediction(False, (), (), str(e), (time.perf_counter() - started) * 1000, "invalid")
-        a = self.finish(a)
         ms = (time.perf_counter() - started) * 1000
+        self.replies.append(reply)
+        a = reply.answer
         first = a.citations[0].units if a.citations else ()
         return Prediction(a.found, tuple(c.task for c in a.citations), tuple(first), a.text, ms, a.intent.value)
-
-    def finish(self, extractive: Answer) -> Answer:
-        """The answer the user reads, from the extractive one (a subclass may rewrite it: eval/llm.py)."""
-        return extractive
 
 
 class HttpSystem:
@@ -182,11 +181,11 @@ class RetrieverBaseline:
         started = time.perf_counter()
         text = normalize(question)
         if self.retriever is Retriever.DENSE:
-            _, ids = self.index.dense.search(self.index.embeddings.encode([text], is_query=True), 20)
-            ranked = [int(i) for i in ids[0] if i >= 0]
+            ids, _ = self.index.dense_top_k(text, 20)
+            ranked = [int(i) for i in ids if i >= 0]
         else:
-            scores = self.index.words.scores(self.index.tokenizer.words(text))
-            ranked = [int(i) for i in np.argsort(-scores, kind="stable")[:20]]
+            words, _ = self.index.keyword_scores(text)
+            ranked = [int(i) for i in np.argsort(-words, kind="stable")[:20]]
         ms = (time.perf_counter() - started) * 1000
         tasks: list[int] = []
         for i in ranked:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from rag.errors import MissingDependencyError, UnknownModelError
+from index.errors import MissingDependencyError, UnknownModelError
 
 
 class PlanQAEmbeddings(Embeddings):

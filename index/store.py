@@ -19,41 +19,29 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import faiss
 import numpy as np
 
+from index.chunking import Chunk, chunk_plan, plan_vocabulary
 from index.embeddings import PlanQAEmbeddings
+from index.errors import IndexCorruptError, IndexMissingError, IndexStaleError, PlanParseError
 from index.keyword import BM25, WordTokenizer, char_bigrams
-from rag.cache import LRUCache
-from rag.errors import IndexCorruptError, IndexMissingError, IndexStaleError, PlanParseError
-from rag.parse import PARSER_VERSION, parse_plan
-from rag.text import normalize
-from rag.types import Plan
+from index.model import Plan
+from index.normalize import normalize
+from index.parse import PARSER_VERSION, parse_plan
 
 FORMAT_VERSION = 1
 KEEP_BUILDS = 2  # the live build and the one before it
 _FILES = ("corpus.txt", "chunks.json", "dense.faiss", "keyword.json")
-_QUOTED = re.compile(r"[“\"《]([^”\"》]{2,20})[”\"》]")
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A retrievable piece: one sentence of one task."""
-
-    task: int
-    sentence: int
-    text: str
 
 
 @dataclass(frozen=True)
@@ -87,26 +75,20 @@ class PlanIndex:
     embeddings: PlanQAEmbeddings
     manifest: Manifest
     path: Path
-    # Answers to repeated questions. It lives and dies with this index, so a rebuilt index never serves an
-    # answer computed from the one before: the key is, in effect, (index version, normalised question).
-    answers: LRUCache[Any] = field(default_factory=lambda: LRUCache(maxsize=2048), compare=False, repr=False)
+
+    def dense_top_k(self, text: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, cosine similarities) of the ``k`` sentences nearest to the query ``text``, best first."""
+        vector = self.embeddings.encode([text], is_query=True)
+        scores, ids = self.dense.search(vector, min(k, len(self.chunks)))
+        return ids[0], scores[0]
+
+    def keyword_scores(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 scores of every sentence for the query ``text``: (over jieba words, over character bigrams)."""
+        return self.words.scores(self.tokenizer.words(text)), self.bigrams.scores(char_bigrams(text))
 
 
 def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def plan_vocabulary(plan: Plan) -> list[str]:
-    """Words jieba should keep whole: unit names, quoted terms (“三全育人”, 《红色文化》) and task titles."""
-    words = set(plan.units)
-    for task in plan.tasks:
-        words.update(normalize(q) for q in _QUOTED.findall(task.body))
-        words.add(normalize(task.title))
-    return sorted(w for w in words if 2 <= len(w) <= 20)
-
-
-def chunk_plan(plan: Plan) -> list[Chunk]:
-    return [Chunk(t.number, i, s) for t in plan.tasks for i, s in enumerate(t.sentences)]
 
 
 def build_index(

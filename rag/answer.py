@@ -7,17 +7,17 @@ quoted from its sentences. When the evidence is too weak the answer says the pla
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
+from index.model import Plan, Task, TaskHit
+from index.normalize import normalize, to_cn_numeral
 from index.store import PlanIndex
-from rag.errors import InvalidQuestionError
+from index.units import collective_tasks, tasks_of, unit_names
+from rag.limits import TOP_K
 from rag.query import analyze
 from rag.retrieve import RetrievalConfig, coverage, search
-from rag.text import fold, normalize, to_cn_numeral
-from rag.types import Answer, Citation, Intent, Plan, Query, Task, TaskHit
-from rag.units import collective_tasks, tasks_of, unit_names
+from rag.types import Answer, Citation, Intent, Query
 
-MAX_QUESTION_CHARS = 500
 # Interrogatives jieba keeps whole ("第几", "几个", "第几届", "多少钱"): they ask, they are not what is asked about,
 # so they must not count against the plan's coverage of the question ("普法工作是第几个五年普法?").
 _ASKING = re.compile(r"^(?:第?几|多少)")
@@ -31,47 +31,20 @@ _PERSON = re.compile(r"(?:局长|校长|院长|主任|书记|科长|处长|老�
 
 @dataclass(frozen=True)
 class AnswerConfig:
-    top_k: int = 3  # citations for who/fact answers
+    top_k: int = TOP_K  # citations for who/fact answers
     # Evidence needed to answer rather than say "not covered" (calibrated on eval/data dev questions):
     min_coverage: float = 0.5  # share of the question's content words found in the best task
     min_similarity: float = 0.86  # dense cosine, used when the question has no Chinese content words
     # Dense cosine that answers even with weak word overlap. On the dev split the best task of an unanswerable
     # question reaches 0.916 (萍乡学院有几个专业?), while no answerable one needs the bypass below 0.93.
     strong_similarity: float = 0.93
-    max_question_chars: int = MAX_QUESTION_CHARS
-    cache: bool = True  # serve repeated questions from the index's answer cache (benchmarks turn it off)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
 
 
-def validate_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
-    """The question stripped; InvalidQuestionError when empty or longer than ``max_chars`` characters."""
-    text = fold(question) if isinstance(question, str) else ""
-    if not text:
-        raise InvalidQuestionError("问题不能为空。The question is empty: ask something about the plan.")
-    if len(question) > max_chars:
-        raise InvalidQuestionError(
-            f"问题过长（{len(question)}字，上限{max_chars}字）。The question has {len(question)} characters; "
-            f"the limit is {max_chars}: shorten it."
-        )
-    return text
-
-
 def answer(index: PlanIndex, question: str, config: AnswerConfig | None = None, top_k: int | None = None) -> Answer:
-    """Answer ``question`` from the plan in ``index``."""
+    """Answer the standalone ``question`` (already validated) from the plan in ``index``."""
     config = config or AnswerConfig()
-    question = validate_question(question, config.max_question_chars)
     top_k = top_k or config.top_k
-    if not config.cache:
-        return _answer(index, question, config, top_k)
-    key = (normalize(question), top_k, config)
-    cached = index.answers.get(key)
-    if cached is None:
-        cached = _answer(index, question, config, top_k)
-        index.answers.put(key, cached)
-    return cached if cached.question == question else replace(cached, question=question)
-
-
-def _answer(index: PlanIndex, question: str, config: AnswerConfig, top_k: int) -> Answer:
     query = analyze(question, index.plan)
     if query.intent is Intent.TASK:
         return _task_answer(index.plan, query)
@@ -104,6 +77,22 @@ def units_phrase(task: Task) -> str:
     local = list(task.units[len(bureau) :])
     bureau[0] = f"{bureau[0]}（牵头）"
     return "、".join(bureau) + ("；" + "、".join(local) if local else "")
+
+
+def lead_answer(plan: Plan, task: Task, question: str) -> Answer:
+    """Who leads ``task``, from its 责任单位 note."""
+    if not task.units:
+        text = f"第{task.number}项“{task.title}”在计划中未列出责任单位。"
+        return Answer(question, text, False, Intent.WHO, (citation(plan, task, task.title),))
+    text = f"第{task.number}项“{task.title}”的牵头单位是{task.lead_unit}。\n责任单位：{units_phrase(task)}。"
+    return Answer(question, text, True, Intent.WHO, (citation(plan, task, f"（{task.units_note}）"),))
+
+
+def original_answer(plan: Plan, task: Task, question: str) -> Answer:
+    """The whole task as written in the plan."""
+    section = plan.section_of(task)
+    text = f"第{task.number}项原文（{section.numeral}、{section.title}）：\n{task.text}"
+    return Answer(question, text, True, Intent.TASK, (citation(plan, task, task.body),))
 
 
 def _task_answer(plan: Plan, query: Query) -> Answer:

@@ -21,9 +21,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rag.text import normalize, parse_cn_number
-from rag.types import Plan, Task
-from rag.units import find_units, split_collective, unit_names
+from index.model import Plan, Task
+from index.normalize import normalize, parse_cn_number
+from index.units import find_units, split_collective, unit_names
 
 # 【第8项】, 第 8 项, 第十二项, 第8、9项 (the second number is caught by _TASK_LIST).
 _TASK_REF = re.compile(r"【?第\s*([0-9]{1,3}|[〇零一二三四五六七八九十百两]{1,4})\s*(?:项|条)(?:任务)?】?")

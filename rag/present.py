@@ -1,21 +1,13 @@
-"""Presenting an answer to chat channels: inline citation marks, text in pieces, words to highlight.
-
-A *text source* turns an ``Answer`` into the pieces of text a client receives, in order. The default,
-``extractive_text``, is the answer's own text with 【第N项】 marks, cut after each sentence; an LLM step may
-supply another source (tokens as the model writes them) with the same signature: the streaming routes only
-iterate it.
-"""
+"""Presenting an answer: inline citation marks, the text in pieces for streaming, words to highlight."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 
 from index.store import PlanIndex
 from rag.query import analyze
 from rag.types import Answer, Intent
-
-TextSource = Callable[[Answer], Iterable[str]]
 
 # A piece ends after 。！？；, a newline, or a "：" that opens a quotation (原文：…).
 _PIECE_END = re.compile(r"(?<=[。！？!?；\n])|(?<=原文：)")
@@ -52,11 +44,6 @@ def sentence_pieces(text: str) -> Iterator[str]:
     for piece in _PIECE_END.split(text):
         if piece:
             yield piece
-
-
-def extractive_text(answer: Answer) -> Iterator[str]:
-    """The default text source: the extractive answer with inline citations, sentence by sentence."""
-    return sentence_pieces(with_inline_citations(answer))
 
 
 def highlight_terms(index: PlanIndex, question: str, answer: Answer) -> tuple[str, ...]:

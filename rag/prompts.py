@@ -14,16 +14,12 @@ from pathlib import Path
 
 from langchain_core.prompts import ChatPromptTemplate
 
-from rag.errors import PlanQAError
+from index.errors import PromptError
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 _FILE = re.compile(r"^(?P<name>[a-z0-9_-]+)\.v(?P<version>[0-9]+)\.md$")
 _COMMENT = re.compile(r"\A\s*<!--.*?-->\s*", re.DOTALL)
 _PART = re.compile(r"^## (system|human)[ \t]*$", re.MULTILINE)
-
-
-class PromptError(PlanQAError):
-    """A prompt file is missing or malformed."""
 
 
 @dataclass(frozen=True)

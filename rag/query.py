@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
-from rag.text import CN_NUMERAL_CHARS, normalize, parse_cn_number
-from rag.types import Intent, Plan, Query
-from rag.units import UNIT_LIKE, find_units, unit_names
+from index.model import Plan
+from index.normalize import CN_NUMERAL_CHARS, normalize, parse_cn_number
+from index.units import UNIT_LIKE, find_units, unit_names
+from rag.types import Intent, Query
 
 _NUM = rf"([0-9]{{1,3}}|[{CN_NUMERAL_CHARS}]{{1,4}})"
 # 第12项 / 第十二条 / 第12个任务 / 任务12 / task 12 (but not 第37个教师节, 第三届, 第四期).

@@ -14,9 +14,9 @@ from enum import StrEnum
 import numpy as np
 
 from index.keyword import char_bigrams
+from index.model import Hit, TaskHit
+from index.normalize import normalize
 from index.store import PlanIndex
-from rag.text import normalize
-from rag.types import Hit, TaskHit
 
 
 class Retriever(StrEnum):
@@ -47,16 +47,12 @@ def search(index: PlanIndex, question: str, config: RetrievalConfig | None = Non
     similarity = np.zeros(n, dtype=np.float32)
 
     if config.retriever in (Retriever.HYBRID, Retriever.DENSE):
-        vector = index.embeddings.encode([text], is_query=True)
-        scores, ids = index.dense.search(vector, n)
-        similarity[ids[0]] = scores[0]
-        rankings.append((config.dense_weight, [int(i) for i in ids[0][:k]]))
+        ids, scores = index.dense_top_k(text, n)  # every sentence: a task's similarity is its best sentence's
+        similarity[ids] = scores
+        rankings.append((config.dense_weight, [int(i) for i in ids[:k]]))
     if config.retriever in (Retriever.HYBRID, Retriever.BM25):
-        for weight, bm25, terms in (
-            (config.words_weight, index.words, index.tokenizer.words(text)),
-            (config.bigrams_weight, index.bigrams, char_bigrams(text)),
-        ):
-            scores = bm25.scores(terms)
+        words, bigrams = index.keyword_scores(text)
+        for weight, scores in ((config.words_weight, words), (config.bigrams_weight, bigrams)):
             ranked = [int(i) for i in np.argsort(-scores, kind="stable")[:k] if scores[i] > 0]
             if ranked:  # no overlap at all: leave this ranking out
                 rankings.append((weight, ranked))

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -14,14 +14,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.settings import DEFAULT_CORPUS, ROOT, Settings
-from eval.bench.run import stop
+from config.settings import DEFAULT_CORPUS, ROOT, Settings
+from config.wiring import build_service
 from index.embeddings import PlanQAEmbeddings, load_embeddings
+from index.model import Plan
+from index.parse import parse_plan
 from index.store import PlanIndex, build_index, corpus_title
-from rag.parse import parse_plan
-from rag.types import Plan
+from rag.service import AnsweringService
 from tests.llm_server import llm_server  # noqa: F401  (session fixture: the local LLM, tests marked llm)
-from tests.ports import free_port  # noqa: F401  (re-exported for tests)
+from tests.servers import free_port, stop_server  # noqa: F401  (re-exported for tests)
 
 DATA = Path(__file__).parent / "data"
 
@@ -60,8 +61,14 @@ def settings(index_dir: Path, plan_index: PlanIndex) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def app(settings: Settings, plan_index: PlanIndex):  # type: ignore[no-untyped-def]
-    return create_app(settings, index=plan_index)
+def service(settings: Settings, plan_index: PlanIndex) -> AnsweringService:
+    """The answering service over the session's index, as the server builds it."""
+    return build_service(settings, plan_index)
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, service: AnsweringService):  # type: ignore[no-untyped-def]
+    return create_app(settings, service=service)
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +77,21 @@ def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
         yield c
 
 
+@pytest.fixture()
+def app_client(plan_index: PlanIndex) -> Iterator[Callable[..., TestClient]]:
+    """A factory of started apps of their own (fresh state, given settings) over the session's index:
+    ``app_client(settings)`` or ``app_client(settings, service=…)``; each is closed after the test."""
+    opened: list[TestClient] = []
+
+    def make(settings: Settings, service: AnsweringService | None = None) -> TestClient:
+        app = create_app(settings, service=service or build_service(settings, plan_index))
+        client = TestClient(app).__enter__()  # runs the lifespan, as a server does
+        opened.append(client)
+        return client
+
+    yield make
+    for c in opened:
+        c.__exit__(None, None, None)
 
 
 def start_server(env: dict[str, str], workers: int = 1, timeout: float = 60.0) -> tuple[subprocess.Popen[bytes], str]:
@@ -97,9 +119,6 @@ def start_server(env: dict[str, str], workers: int = 1, timeout: float = 60.0) -
         time.sleep(0.2)
     proc.kill()
     raise RuntimeError("server did not become healthy in time")
-
-
-stop_server = stop  # SIGTERM, then SIGKILL after 15 s: the benchmark's own helper
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from eval.bench.run import stop
-from tests.ports import free_port
+from tests.servers import free_port
+from tests.servers import stop_server as stop
 
 MODEL_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 MODEL_SIZE = 1_117_320_768

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from api.settings import ROOT
+from config.settings import ROOT
 from tests.conftest import DATA
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from api.settings import DEFAULT_CORPUS, ROOT
+from config.settings import DEFAULT_CORPUS, ROOT
 from tests.conftest import free_port, start_server, stop_server
 
 pytestmark = pytest.mark.slow

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 
-from api.chat import answer_turn, ask_response
-from api.deps import IndexDep, SettingsDep
-from api.llm import Channel, generate_answer, generator_for, log_fields, rewrite
+from api.deps import PlanDep, ServiceDep
+from api.logs import reply_fields
 from api.schemas import AskRequest, AskResponse, ErrorOut, SearchHitOut, SearchOut
-from rag.answer import MAX_QUESTION_CHARS, validate_question
-from rag.retrieve import RetrievalConfig, Retriever, search
+from rag.retrieve import Retriever
+from rag.service import Channel
 
 router = APIRouter(tags=["ask"])
 _ERRORS: dict[int | str, dict[str, object]] = {422: {"model": ErrorOut}, 413: {"model": ErrorOut}}
@@ -21,33 +20,25 @@ _BODY_ERRORS = {**_ERRORS, 400: {"model": ErrorOut}}  # 400: a body that cannot 
 
 
 @router.post("/ask", response_model=AskResponse, responses=_BODY_ERRORS, summary="Answer a question with citations")
-def ask(body: AskRequest, index: IndexDep, settings: SettingsDep, request: Request) -> AskResponse:
+def ask(body: AskRequest, service: ServiceDep, request: Request) -> AskResponse:
+    """With a ``conversation_id``, follow-ups ("第二个呢?") resolve against that conversation's last turn."""
     started = time.perf_counter()
-    generator = generator_for(request.app.state, settings)  # None unless PLANQA_LLM_* are set
-    if body.conversation_id:  # a turn of a conversation: follow-ups resolve against the turn before (#5)
-        turn = answer_turn(request, index, settings, body.question, body.conversation_id, body.top_k)
-        generated, generation = rewrite(index, turn.answer, settings, generator, Channel.WEB, started)
-        request.state.log_fields = {**request.state.log_fields, **log_fields(generated, generation)}
-        turn = replace(turn, answer=generated)
-        return ask_response(index, turn, body.conversation_id, (time.perf_counter() - started) * 1000)
-    result, generation = generate_answer(index, body.question, settings, generator, Channel.WEB, body.top_k, started)
-    request.state.log_fields = {
-        "intent": result.intent.value,
-        "found": result.found,
-        "question": body.question,  # logged only with PLANQA_LOG_QUESTIONS=1
-        **log_fields(result, generation),
-    }
-    return AskResponse.of(result, (time.perf_counter() - started) * 1000)
+    reply = service.ask(
+        body.question, channel=Channel.WEB, conversation_id=body.conversation_id, top_k=body.top_k, started=started
+    )
+    request.state.log_fields = reply_fields(reply, body.question)
+    return AskResponse.of(reply, (time.perf_counter() - started) * 1000)
 
 
 @router.get("/search", response_model=SearchOut, responses=_ERRORS, summary="Retrieval only (for debugging)")
-def search_plan(
-    index: IndexDep,
-    q: Annotated[str, Query(min_length=1, max_length=MAX_QUESTION_CHARS, description="查询")],
+async def search_plan(
+    service: ServiceDep,
+    plan: PlanDep,
+    q: Annotated[str, Query(min_length=1, description="查询（长度上限同提问）")],
     retriever: Retriever = Retriever.HYBRID,
     k: Annotated[int, Query(ge=1, le=50)] = 5,
 ) -> SearchOut:
-    text = validate_question(q)
-    hits = search(index, text, RetrievalConfig(retriever=retriever))[:k]
-    titles = {t.number: t.title for t in index.plan.tasks}
-    return SearchOut(query=text, retriever=retriever.value, results=[SearchHitOut.of(h, titles[h.task]) for h in hits])
+    query = service.validate(q)
+    hits = await run_in_threadpool(service.search, q, retriever, k)  # embeds the query: off the event loop
+    titles = {t.number: t.title for t in plan.tasks}
+    return SearchOut(query=query, retriever=retriever.value, results=[SearchHitOut.of(h, titles[h.task]) for h in hits])

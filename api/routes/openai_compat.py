@@ -10,15 +10,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from api.chat import SSE_HEADERS, answer_config, sse, text_source_for
-from api.deps import IndexDep, SettingsDep
+from api.deps import ServiceDep
 from api.errors import ApiError
-from api.llm import stream_mode
+from api.logs import reply_fields
 from api.schemas import CitationOut, ErrorOut
 from api.schemas_openai import (
     MODEL_ID,
@@ -31,7 +30,8 @@ from api.schemas_openai import (
     PlanQAInfo,
     Usage,
 )
-from rag.conversation import Turn, replay
+from api.sse import SSE_HEADERS, sse
+from rag.service import Channel, Reply, ReplyStream
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 log = logging.getLogger("planqa.api")
@@ -40,7 +40,7 @@ _ERRORS: dict[int | str, dict[str, object]] = {401: {"model": ErrorOut}, 422: {"
 
 
 @router.get("/models", response_model=ModelList, responses=_ERRORS, summary="The one model: planqa")
-def list_models() -> ModelList:
+async def list_models() -> ModelList:
     return ModelList(data=[ModelOut(id=MODEL_ID, created=_STARTED)])
 
 
@@ -50,9 +50,8 @@ def list_models() -> ModelList:
     responses={**_ERRORS, 400: {"model": ErrorOut}, 200: {"content": {"text/event-stream": {}}}},
     summary="Chat completion (streaming or not), answered from the plan with citations",
 )
-def chat_completions(
-    body: ChatRequest, index: IndexDep, settings: SettingsDep, request: Request
-) -> ChatCompletion | StreamingResponse:
+def chat_completions(body: ChatRequest, service: ServiceDep, request: Request) -> ChatCompletion | StreamingResponse:
+    started = time.perf_counter()
     questions = [m.text() for m in body.messages if m.role == "user"]
     if body.messages[-1].role != "user" or not questions:
         raise ApiError(
@@ -60,77 +59,72 @@ def chat_completions(
             "no_question",
             "最后一条消息应是用户的问题。The last message must be the user's question (role \"user\").",
         )
-    turn = replay(index, questions[-settings.max_conversation_turns :], answer_config(settings))
-    request.state.log_fields = {
-        "intent": turn.answer.intent.value,
-        "found": turn.answer.found,
-        "question": questions[-1],  # logged only with PLANQA_LOG_QUESTIONS=1
-    }
-    pieces = text_source_for(request, "openai")(turn.answer)
-    completion_id = f"chatcmpl-{uuid.uuid4().hex}"
-    created = int(time.time())
-    citations = [CitationOut.of(c) for c in turn.answer.citations]
-    info = _info(turn)
+    stream = service.stream(questions[-1], channel=Channel.OPENAI, history=questions[:-1], started=started)
+    request.state.log_fields = reply_fields(stream.draft, questions[-1])
+    completion = _Completion(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), body.model, len(questions[-1]))
     if body.stream:
         usage = bool((body.stream_options or {}).get("include_usage"))
-        chunks = _chunks(completion_id, created, body.model, pieces, citations, info, len(questions[-1]), usage)
+        chunks = _chunks(completion, stream, usage, request, questions[-1])
         return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
-    text = "".join(pieces)
-    mode = stream_mode(pieces)
-    request.state.log_fields = {**request.state.log_fields, **mode}
-    info = info.model_copy(update=mode)
+    for _ in stream:
+        pass
+    assert stream.reply is not None
+    reply = stream.reply
+    request.state.log_fields = reply_fields(reply, questions[-1])
     return ChatCompletion(
-        id=completion_id,
-        created=created,
+        id=completion.id,
+        created=completion.created,
         model=body.model,
-        choices=[Choice(message=AssistantMessage(content=text))],
-        usage=_usage(len(questions[-1]), len(text)),
-        citations=citations,
-        planqa=info,
+        choices=[Choice(message=AssistantMessage(content=reply.answer.text))],
+        usage=_usage(completion.prompt_chars, len(reply.answer.text)),
+        citations=[CitationOut.of(c) for c in reply.answer.citations],
+        planqa=_info(reply),
     )
 
 
-def _chunks(
-    completion_id: str,
-    created: int,
-    model: str,
-    pieces: Iterable[str],
-    citations: list[CitationOut],
-    info: PlanQAInfo,
-    prompt_chars: int,
-    include_usage: bool,
-) -> Iterator[str]:
-    def chunk(delta: dict[str, object], finish: str | None = None, **extra: object) -> str:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
-        base = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model}
-        return sse({**base, "choices": [choice], **extra})
+class _Completion:
+    def __init__(self, id: str, created: int, model: str, prompt_chars: int) -> None:
+        self.id, self.created, self.model, self.prompt_chars = id, created, model, prompt_chars
 
-    cited = [c.model_dump() for c in citations]
-    yield chunk({"role": "assistant", "content": ""}, citations=cited, planqa=info.model_dump())
+    def chunk(self, choices: list[dict[str, object]], **extra: object) -> str:
+        base = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model}
+        return sse({**base, "choices": choices, **extra})
+
+    def delta(self, delta: dict[str, object], finish: str | None = None, **extra: object) -> str:
+        return self.chunk([{"index": 0, "delta": delta, "finish_reason": finish}], **extra)
+
+
+def _chunks(c: _Completion, stream: ReplyStream, include_usage: bool, request: Request, question: str) -> Iterator[str]:
+    cited = [CitationOut.of(x).model_dump() for x in stream.draft.answer.citations]
+    yield c.delta({"role": "assistant", "content": ""}, citations=cited, planqa=_info(stream.draft).model_dump(exclude={"answer_mode", "answer_mode_reason"}))
     produced = 0
     try:
-        for piece in pieces:
+        for piece in stream:
             produced += len(piece)
-            yield chunk({"content": piece})
+            yield c.delta({"content": piece})
     except Exception:  # the text source (an LLM, say) failed midway: tell the client the OpenAI way, and log
         log.exception("chat stream failed")
         message = "生成回答时出错，请重试。The answer failed midway: retry, or see the server log."
         yield sse({"error": {"message": message, "type": "server_error", "code": "internal_error"}})
         return
-    yield chunk({}, "stop", planqa=stream_mode(pieces))  # extractive | llm | llm_rejected, known only now
+    assert stream.reply is not None
+    request.state.log_fields = reply_fields(stream.reply, question)
+    answer = stream.reply.answer
+    mode = {"answer_mode": answer.mode.value, "answer_mode_reason": answer.mode_reason}
+    yield c.delta({}, "stop", planqa=mode)  # extractive | llm | llm_rejected, known only now
     if include_usage:
-        base = {"id": completion_id, "object": "chat.completion.chunk", "created": created, "model": model}
-        yield sse({**base, "choices": [], "usage": _usage(prompt_chars, produced).model_dump()})
+        yield c.chunk([], usage=_usage(c.prompt_chars, produced).model_dump())
     yield sse("[DONE]")
 
 
-def _info(turn: Turn) -> PlanQAInfo:
-    resolved = turn.resolved if turn.resolved and turn.resolved != turn.question else None
+def _info(reply: Reply) -> PlanQAInfo:
     return PlanQAInfo(
-        intent=turn.answer.intent.value,
-        found=turn.answer.found,
-        follow_up=turn.follow_up.value,
-        resolved_question=resolved,
+        intent=reply.answer.intent.value,
+        found=reply.answer.found,
+        follow_up=reply.follow_up.value,
+        resolved_question=reply.resolved_question,
+        answer_mode=reply.answer.mode.value,
+        answer_mode_reason=reply.answer.mode_reason,
     )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
+from api.deps import SettingsDep
 from api.errors import ApiError
 
 router = APIRouter(include_in_schema=False)
@@ -28,8 +29,11 @@ _HEADERS = {
 
 
 @router.get("/")
-def page() -> FileResponse:
-    return FileResponse(STATIC / "index.html", media_type=_TYPES[".html"], headers=_HEADERS)
+async def page(settings: SettingsDep) -> HTMLResponse:
+    """The page, with the question box limited to PLANQA_MAX_QUESTION_CHARS (the one setting of the limit)."""
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    html = html.replace("{max_question_chars}", str(settings.max_question_chars))
+    return HTMLResponse(html, headers=_HEADERS)
 
 
 @router.get("/static/{name}")

@@ -6,19 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from api.deps import IndexDep
+from api.deps import PlanDep
 from api.errors import ApiError
 from api.schemas import ErrorOut, PlanOut, SectionOut, TaskOut, UnitOut, UnitTasksOut
-from rag.text import normalize
-from rag.units import find_units, tasks_of, unit_names
+from index.normalize import normalize
+from index.units import find_units, tasks_of, unit_names
 
 router = APIRouter(tags=["plan"])
 _404: dict[int | str, dict[str, object]] = {404: {"model": ErrorOut}}
 
 
 @router.get("/tasks", response_model=PlanOut, summary="Every section and task of the plan")
-def list_tasks(index: IndexDep) -> PlanOut:
-    plan = index.plan
+async def list_tasks(plan: PlanDep) -> PlanOut:
     return PlanOut(
         title=plan.title,
         sections=[
@@ -32,19 +31,19 @@ def list_tasks(index: IndexDep) -> PlanOut:
 
 
 @router.get("/tasks/{number}", response_model=TaskOut, responses=_404, summary="One task by number")
-def get_task(number: Annotated[int, Path(ge=0, le=100000)], index: IndexDep) -> TaskOut:
-    task = index.plan.task(number)
+async def get_task(number: Annotated[int, Path(ge=0, le=100000)], plan: PlanDep) -> TaskOut:
+    task = plan.task(number)
     if task is None:
-        gap = "（该编号在计划中缺失）" if number in index.plan.missing_tasks else ""
+        gap = "（该编号在计划中缺失）" if number in plan.missing_tasks else ""
         raise ApiError(404, "task_not_found", f"本计划没有第{number}项任务{gap}。The plan has no task {number}.")
-    return TaskOut.of(task, index.plan.section_of(task))
+    return TaskOut.of(task, plan.section_of(task))
 
 
 @router.get("/units", response_model=list[UnitOut], summary="Every responsible unit and its tasks")
-def list_units(index: IndexDep) -> list[UnitOut]:
+async def list_units(plan: PlanDep) -> list[UnitOut]:
     out = []
-    for name in unit_names(index.plan):
-        assignments = tasks_of(index.plan, name)
+    for name in unit_names(plan):
+        assignments = tasks_of(plan, name)
         out.append(
             UnitOut(
                 name=name,
@@ -56,8 +55,8 @@ def list_units(index: IndexDep) -> list[UnitOut]:
 
 
 @router.get("/units/{name}/tasks", response_model=UnitTasksOut, responses=_404, summary="A unit's tasks")
-def unit_tasks(name: Annotated[str, Path(min_length=1, max_length=50)], index: IndexDep) -> UnitTasksOut:
-    names = unit_names(index.plan)
+async def unit_tasks(name: Annotated[str, Path(min_length=1, max_length=50)], plan: PlanDep) -> UnitTasksOut:
+    names = unit_names(plan)
     text = normalize(name)
     matches = [text] if text in names else find_units(text, names)
     if len(matches) != 1:
@@ -67,9 +66,9 @@ def unit_tasks(name: Annotated[str, Path(min_length=1, max_length=50)], index: I
             "unit_not_found",
             f"计划中没有“{name}”（或名称不唯一）。可用单位：{known}。Unknown or ambiguous unit {name!r}: see /units.",
         )
-    assignments = tasks_of(index.plan, matches[0])
+    assignments = tasks_of(plan, matches[0])
     return UnitTasksOut(
         unit=matches[0],
-        tasks=[TaskOut.of(a.task, index.plan.section_of(a.task)) for a in assignments],
+        tasks=[TaskOut.of(a.task, plan.section_of(a.task)) for a in assignments],
         lead_tasks=[a.task.number for a in assignments if a.lead],
     )

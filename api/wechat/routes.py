@@ -1,33 +1,27 @@
 """``GET/POST /wechat`` (Official Account, 公众号) and ``GET/POST /wecom`` (WeCom self-built app, 企业微信).
 
 Order of checks on every request: configured (else 404), body size, timestamp fresh, signature, and only
-then parse or decrypt. Replies go out as passive XML replies, encrypted when the request was.
+then parse or decrypt. Replies go out as passive XML replies, encrypted when the request was. The two
+accounts share every step; they differ only in how the URL is verified and in whether plaintext is allowed.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse, Response
 
-from api.chat import answer_config, conversations_for
-from api.deps import IndexDep, SettingsDep
+from api.deps import ServiceDep
 from api.errors import ApiError
-from api.llm import Channel as LLMChannel
-from api.llm import generator_for, rewrite
 from api.schemas import ErrorOut
-from api.settings import Settings
-from api.wechat.channel import Answerer, Channel
+from api.wechat.accounts import Account
 from api.wechat.crypto import MessageCrypto, SignatureError, WeChatError, check_signature
-from api.wechat.custom import CustomService
+from api.wechat.dialogue import Answerer
 from api.wechat.xml import Inbound, encrypted_reply, parse_fields, text_reply
-from index.store import PlanIndex
-from rag.conversation import ask_in_conversation
-from rag.types import Answer
+from rag.service import Channel, Reply
 
 router = APIRouter(tags=["wechat"])
 
@@ -43,23 +37,18 @@ def _refusals(*statuses: int) -> dict[int | str, dict[str, object]]:
 
 _REPLY = {200: {"content": {"application/xml": {}, "text/plain": {}}, "description": "XML reply, or success"}}
 _ECHO = {200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "The echostr, decrypted"}}
+_SETTING = {Channel.WECHAT: ("公众号", "PLANQA_WECHAT_TOKEN"), Channel.WECOM: ("企业微信应用", "PLANQA_WECOM_TOKEN")}
 
 
-def get_answerer(index: IndexDep, settings: SettingsDep, request: Request) -> Answerer:
-    """The question answerer the channels call (tests override this dependency).
+def get_answerer(service: ServiceDep) -> Answerer:
+    """The question answerer the dialogues call (tests override this dependency).
 
-    Each sender is a conversation (its OpenID, or WeCom UserID, is the conversation id), so follow-ups such
-    as "那它的牵头单位是谁?" resolve against that teacher's previous question. With PLANQA_LLM_* set, the
-    answer is then rewritten within PLANQA_LLM_BUDGET_WECHAT_S.
+    Each sender is a conversation (its OpenID, or WeCom UserID, is the conversation id within the channel), so
+    follow-ups such as "那它的牵头单位是谁?" resolve against that teacher's previous question.
     """
-    generator = generator_for(request.app.state, settings)
-    store = conversations_for(request.app.state, settings)
-    config = answer_config(settings)
 
-    def answerer(question: str, user: str) -> Answer:
-        started = time.perf_counter()
-        result = ask_in_conversation(store, index, f"wx:{user}"[:128], question, config)
-        return rewrite(index, result, settings, generator, LLMChannel.WECHAT, started)[0]
+    def answerer(question: str, user: str, channel: Channel) -> Reply:
+        return service.ask(question, channel=channel, conversation_id=user)
 
     return answerer
 
@@ -67,47 +56,12 @@ def get_answerer(index: IndexDep, settings: SettingsDep, request: Request) -> An
 AnswererDep = Annotated[Answerer, Depends(get_answerer)]
 
 
-@dataclass
-class Account:
-    token: str
-    crypto: MessageCrypto | None
-    channel: Channel
-
-
-def _account(request: Request, kind: str, settings: Settings, index: PlanIndex) -> Account:
-    """The account's state, made on first use and kept on the app (per process)."""
-    accounts: dict[str, Account] | None = getattr(request.app.state, "wechat_accounts", None)
-    if accounts is None:
-        accounts = request.app.state.wechat_accounts = {}
-    if kind in accounts:
-        return accounts[kind]
-    if kind == "wechat":
-        if not settings.wechat_token:
-            raise _not_configured("公众号", "PLANQA_WECHAT_TOKEN")
-        crypto = (
-            MessageCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
-            if settings.wechat_aes_key
-            else None
-        )
-        sender = None
-        if settings.wechat_appsecret:
-            sender = CustomService(
-                settings.wechat_api_base, settings.wechat_appid, settings.wechat_appsecret
-            ).send_text
-        account = Account(settings.wechat_token, crypto, Channel(index.plan, sender=sender))
-    else:
-        if not settings.wecom_token:
-            raise _not_configured("企业微信应用", "PLANQA_WECOM_TOKEN")
-        crypto = MessageCrypto(settings.wecom_token, settings.wecom_aes_key, settings.wecom_corpid)
-        account = Account(settings.wecom_token, crypto, Channel(index.plan, name="wecom"))
-    accounts[kind] = account
+def _account(request: Request, channel: Channel) -> Account:
+    account: Account | None = request.app.state.wechat.get(channel)
+    if account is None:
+        what, variable = _SETTING[channel]
+        raise ApiError(404, "not_configured", f"未配置{what}。Not configured: set {variable} to enable this route.")
     return account
-
-
-def _not_configured(what: str, variable: str) -> ApiError:
-    return ApiError(
-        404, "not_configured", f"未配置{what}。Not configured: set {variable} to enable this route."
-    )
 
 
 def _bad(e: WeChatError) -> ApiError:
@@ -143,10 +97,8 @@ def _seal(crypto: MessageCrypto, xml: str) -> str:
     return encrypted_reply(encrypted, crypto.sign(timestamp, nonce, encrypted), timestamp, nonce)
 
 
-async def _respond(
-    account: Account, msg: Inbound, answerer: Answerer, request: Request, encrypt: bool
-) -> Response:
-    text = await account.channel.reply(msg, answerer)
+async def _respond(account: Account, msg: Inbound, answerer: Answerer, request: Request, encrypt: bool) -> Response:
+    text = await account.dialogue.reply(msg, answerer)
     request.state.log_fields = {"wechat_type": msg.msg_type, "deferred": text is None}
     if text is None:
         return PlainTextResponse("success")
@@ -163,21 +115,33 @@ async def _respond(
     summary="公众号 server verification",
 )
 async def wechat_verify(
-    request: Request,
-    settings: SettingsDep,
-    index: IndexDep,
-    signature: str = "",
-    timestamp: str = "",
-    nonce: str = "",
-    echostr: str = "",
+    request: Request, signature: str = "", timestamp: str = "", nonce: str = "", echostr: str = ""
 ) -> PlainTextResponse:
-    account = _account(request, "wechat", settings, index)
+    account = _account(request, Channel.WECHAT)
     _check_fresh(timestamp)
     try:
         check_signature(signature, account.token, timestamp, nonce)
     except WeChatError as e:
         raise _bad(e) from e
     return PlainTextResponse(echostr)
+
+
+@router.get(
+    "/wecom",
+    response_class=Response,  # the refusals are JSON, the echo plain text
+    responses={**_ECHO, **_refusals(400, 403, 404)},
+    summary="企业微信 URL verification",
+)
+async def wecom_verify(
+    request: Request, msg_signature: str = "", timestamp: str = "", nonce: str = "", echostr: str = ""
+) -> PlainTextResponse:
+    account = _account(request, Channel.WECOM)
+    assert account.crypto is not None
+    _check_fresh(timestamp)
+    try:
+        return PlainTextResponse(account.crypto.open(msg_signature, timestamp, nonce, echostr))
+    except WeChatError as e:
+        raise _bad(e) from e
 
 
 @router.post(
@@ -188,8 +152,6 @@ async def wechat_verify(
 )
 async def wechat_message(
     request: Request,
-    settings: SettingsDep,
-    index: IndexDep,
     answerer: AnswererDep,
     signature: str = "",
     timestamp: str = "",
@@ -197,7 +159,7 @@ async def wechat_message(
     encrypt_type: str = "",
     msg_signature: str = "",
 ) -> Response:
-    account = _account(request, "wechat", settings, index)
+    account = _account(request, Channel.WECHAT)
     body = await _body(request)
     _check_fresh(timestamp)
     encrypted = encrypt_type.lower() == "aes"
@@ -218,30 +180,6 @@ async def wechat_message(
     return await _respond(account, msg, answerer, request, encrypted)
 
 
-@router.get(
-    "/wecom",
-    response_class=Response,  # the refusals are JSON, the echo plain text
-    responses={**_ECHO, **_refusals(400, 403, 404)},
-    summary="企业微信 URL verification",
-)
-async def wecom_verify(
-    request: Request,
-    settings: SettingsDep,
-    index: IndexDep,
-    msg_signature: str = "",
-    timestamp: str = "",
-    nonce: str = "",
-    echostr: str = "",
-) -> PlainTextResponse:
-    account = _account(request, "wecom", settings, index)
-    assert account.crypto is not None
-    _check_fresh(timestamp)
-    try:
-        return PlainTextResponse(account.crypto.open(msg_signature, timestamp, nonce, echostr))
-    except WeChatError as e:
-        raise _bad(e) from e
-
-
 @router.post(
     "/wecom",
     response_class=Response,
@@ -249,15 +187,9 @@ async def wecom_verify(
     summary="企业微信 messages (always encrypted)",
 )
 async def wecom_message(
-    request: Request,
-    settings: SettingsDep,
-    index: IndexDep,
-    answerer: AnswererDep,
-    msg_signature: str = "",
-    timestamp: str = "",
-    nonce: str = "",
+    request: Request, answerer: AnswererDep, msg_signature: str = "", timestamp: str = "", nonce: str = ""
 ) -> Response:
-    account = _account(request, "wecom", settings, index)
+    account = _account(request, Channel.WECOM)
     assert account.crypto is not None
     body = await _body(request)
     _check_fresh(timestamp)

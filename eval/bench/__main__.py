@@ -1,5 +1,7 @@
 import sys
 
-from eval.bench.run import main, parser
+from config.settings import Settings
+from eval.bench.run import main
+from eval.cli import parser
 
-sys.exit(main(parser().parse_args()))
+sys.exit(main(parser("bench").parse_args(), Settings()))

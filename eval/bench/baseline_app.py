@@ -19,7 +19,7 @@ class Question(BaseModel):
 
 
 def app_factory() -> FastAPI:
-    from api.settings import get_settings
+    from config.settings import get_settings
     from eval.systems import LangChainBaseline
     from index.embeddings import load_embeddings
 

@@ -28,17 +28,10 @@ import httpx
 import numpy as np
 
 from eval import report
-from eval.bench_cli import add_bench_arguments
 from eval.gold import load_gold
 
 ROOT = Path(__file__).resolve().parents[2]
 TARGETS = {"p50_ms": 30.0, "cold_start_s": 3.0, "throughput_rps": 200.0}
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="planqa bench", description="benchmark PlanQA and the LangChain baseline")
-    add_bench_arguments(p)
-    return p
 
 
 def percentiles(ms: list[float]) -> dict[str, float]:
@@ -171,14 +164,13 @@ def http_bench(cmd: list[str], env: dict[str, str], questions: list[str], args: 
     return {"cold_start_s": round(cold, 2), "load": levels, "peak_rss_mb": rss}
 
 
-def main(args: argparse.Namespace) -> int:
-    from api.settings import Settings
+def main(args: argparse.Namespace, settings: Any) -> int:
+    from eval.run import eval_service
     from eval.systems import LangChainBaseline
     from index.embeddings import load_embeddings
     from index.store import build_index, corpus_title
-    from rag.answer import AnswerConfig, answer
+    from rag.service import Channel
 
-    settings = Settings()
     corpus = settings.corpus.read_text(encoding="utf-8")
     questions = [q.question for q in load_gold()]
     results: dict[str, Any] = {"planqa": {}, "langchain": {}}
@@ -192,8 +184,10 @@ def main(args: argparse.Namespace) -> int:
         results["planqa"]["index_build_s"] = round(time.perf_counter() - t, 2)
         results["planqa"]["chunks"] = len(index.chunks)
         print(f"PlanQA index build: {results['planqa']['index_build_s']} s ({len(index.chunks)} sentences)", flush=True)
-        uncached = AnswerConfig(cache=False)
-        results["planqa"]["in_process"] = in_process(lambda q: answer(index, q, uncached), questions, args.passes)
+        service = eval_service(settings, index)  # as the server answers, without the answer cache
+        results["planqa"]["in_process"] = in_process(
+            lambda q: service.ask(q, channel=Channel.EVAL), questions, args.passes
+        )
         print(f"PlanQA in-process: {results['planqa']['in_process']}", flush=True)
         cmd = [sys.executable, "-m", "api.cli", "serve", "--workers", str(args.workers)]
         env = {"PLANQA_INDEX_DIR": tmp, "PLANQA_REBUILD_INDEX": "false", "PLANQA_RATE_LIMIT_PER_IP": "0"}

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
@@ -38,8 +39,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from api.main import create_app
-from api.settings import Settings
 from api.wechat.crypto import signature
+from config.settings import Settings
+from config.wiring import build_service
 from index.store import PlanIndex
 
 MAX_EXAMPLES = 40
@@ -67,7 +69,9 @@ def fuzz_app(index_dir: Path, plan_index: PlanIndex):  # type: ignore[no-untyped
         wecom_aes_key=aes_key,
         wecom_corpid="ww0123456789abcdef",
     )
-    return create_app(fuzz_settings, index=plan_index)
+    app = create_app(fuzz_settings, service=build_service(fuzz_settings, plan_index))
+    with TestClient(app):  # runs the lifespan (app.state), as a server does before its first request
+        yield app
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.settings import Settings
+from config.settings import Settings
+from config.wiring import build_service
 from index.store import PlanIndex
 from tests.conftest import free_port, start_server, stop_server
 from tests.llm_server import MODEL_NAME
@@ -49,7 +50,7 @@ def test_an_unreachable_llm_gives_the_extractive_answer_and_a_log_line(
 ) -> None:
     down = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
     settings = Settings(index_dir=index_dir, rebuild_index=False, llm_base_url=down, llm_model="any")
-    with TestClient(create_app(settings, index=plan_index)) as c:
+    with TestClient(create_app(settings, service=build_service(settings, plan_index))) as c:
         response = c.post("/ask", json={"question": QUESTION})
     assert response.status_code == 200
     body = response.json()

@@ -9,19 +9,24 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.logs import JsonFormatter
-from api.main import create_app
 from api.security import TokenBuckets
-from api.settings import Settings
+from config.settings import Settings
 
 ASK = {"question": "谁负责近视防控?"}
 
 
-def _client(settings: Settings, plan_index, **overrides) -> TestClient:
-    return TestClient(create_app(settings.model_copy(update=overrides), index=plan_index))
+@pytest.fixture()
+def started(app_client, settings: Settings):  # type: ignore[no-untyped-def]
+    """A started app of its own with these settings changed."""
+
+    def make(**overrides: object) -> TestClient:
+        return app_client(settings.model_copy(update=overrides))
+
+    return make
 
 
-def test_api_keys_protect_all_but_the_exempt_routes(settings, plan_index):
-    c = _client(settings, plan_index, api_keys="k-one, k-two")
+def test_api_keys_protect_all_but_the_exempt_routes(started):
+    c = started(api_keys="k-one, k-two")
     for path in ("/tasks", "/units", "/metrics", "/openapi.json", "/v1/models"):
         r = c.get(path)
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", path
@@ -35,8 +40,8 @@ def test_api_keys_protect_all_but_the_exempt_routes(settings, plan_index):
     assert c.get("/wechat").status_code == 404  # not configured: its own rules, not the key's
 
 
-def test_rate_limit_per_client_address(settings, plan_index):
-    c = _client(settings, plan_index, rate_limit_per_ip=3)
+def test_rate_limit_per_client_address(started):
+    c = started(rate_limit_per_ip=3)
     statuses = [c.get("/tasks/8").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
     r = c.get("/tasks/8")
@@ -45,8 +50,8 @@ def test_rate_limit_per_client_address(settings, plan_index):
     assert c.get("/health").status_code == 200  # probes are never limited
 
 
-def test_rate_limit_per_key(settings, plan_index):
-    c = _client(settings, plan_index, api_keys="a,b", rate_limit_per_key=2, rate_limit_per_ip=0)
+def test_rate_limit_per_key(started):
+    c = started(api_keys="a,b", rate_limit_per_key=2, rate_limit_per_ip=0)
     a = {"Authorization": "Bearer a"}
     assert [c.get("/units", headers=a).status_code for _ in range(3)] == [200, 200, 429]
     assert c.get("/units", headers={"Authorization": "Bearer b"}).status_code == 200
@@ -85,9 +90,9 @@ def test_one_structured_line_per_request_without_the_question(client, caplog):
     assert r.headers["x-request-id"] == "req-42"
 
 
-def test_questions_logged_only_when_asked(settings, plan_index, caplog):
+def test_questions_logged_only_when_asked(started, caplog):
     caplog.set_level(logging.INFO, logger="planqa.access")
-    c = _client(settings, plan_index, log_questions=True)
+    c = started(log_questions=True)
     c.post("/ask", json={"question": "课后服务归哪个科室管?"}, headers={"X-Request-ID": "req-43"})
     (record,) = [x for x in _request_records(caplog) if getattr(x, "request_id", "") == "req-43"]
     assert record.question == "课后服务归哪个科室管?"

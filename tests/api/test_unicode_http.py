@@ -9,7 +9,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from rag.answer import MAX_QUESTION_CHARS
+from rag.limits import MAX_QUESTION_CHARS
 
 
 def ask(client: TestClient, question: str, ascii_json: bool = False) -> tuple[int, dict]:  # type: ignore[type-arg]

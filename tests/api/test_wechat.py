@@ -23,7 +23,6 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 import xmltodict
-from fastapi import Request
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from wechatpy import parse_message
@@ -34,17 +33,20 @@ from wechatpy.enterprise.crypto import WeChatCrypto as PeerWorkCrypto
 from wechatpy.exceptions import InvalidSignatureException
 from wechatpy.utils import WeChatSigner
 
-from api.deps import IndexDep, SettingsDep
+from api.deps import ServiceDep
 from api.main import create_app
-from api.settings import Settings
-from api.wechat import text as T
-from api.wechat.channel import RateLimiter, TTLCache
+from api.wechat import replies as T
 from api.wechat.crypto import DecryptError, MessageCrypto, ReceiverError, SignatureError, pad, unpad
 from api.wechat.custom import CustomService
+from api.wechat.dialogue import RateLimiter
 from api.wechat.routes import get_answerer
 from api.wechat.xml import Inbound, parse_fields
+from config.settings import Settings
+from config.wiring import build_service
+from index.model import Plan
 from index.store import PlanIndex, build_index
-from rag.types import Plan
+from rag.caches import BoundedCache
+from rag.service import Channel
 from tests.conftest import start_server, stop_server
 
 TOKEN = "planqa-test-token"
@@ -141,7 +143,8 @@ def make_client(index_dir: Path, plan_index: PlanIndex) -> Iterator[Callable[...
     def make(
         index: PlanIndex = plan_index, answerer: Callable[..., object] | None = None, **overrides: object
     ):  # type: ignore[no-untyped-def]
-        app = create_app(wechat_settings(index_dir, **overrides), index=index)
+        settings = wechat_settings(index_dir, **overrides)
+        app = create_app(settings, service=build_service(settings, index))
         if answerer is not None:
             app.dependency_overrides[get_answerer] = answerer
         client = TestClient(app)
@@ -162,13 +165,13 @@ def platform(make_client: Callable[..., TestClient]) -> Platform:
 def wrap(calls: list[str], delay: float = 0.0) -> Callable[..., Callable[[str], object]]:
     """An override for the ``get_answerer`` dependency: the real answerer, counted and optionally slow."""
 
-    def override(index: IndexDep, settings: SettingsDep, request: Request) -> Callable[[str], object]:
-        real = get_answerer(index, settings, request)
+    def override(service: ServiceDep) -> Callable[[str, str, Channel], object]:
+        real = get_answerer(service)
 
-        def answerer(question: str, user: str) -> object:
+        def answerer(question: str, user: str, channel: Channel) -> object:
             calls.append(question)
             time.sleep(delay)
-            return real(question, user)
+            return real(question, user, channel)
 
         return answerer
 
@@ -397,11 +400,11 @@ def test_event_dedupe_key_is_user_and_time() -> None:
     )
 
 
-def test_ttl_cache_is_bounded_and_expires() -> None:
+def test_bounded_cache_is_bounded_and_expires() -> None:
     now = [0.0]
-    cache: TTLCache[int] = TTLCache(maxsize=3, ttl=10, clock=lambda: now[0])
+    cache: BoundedCache[str, int] = BoundedCache(maxsize=3, ttl=10, clock=lambda: now[0])
     for i in range(5):
-        cache.set(f"k{i}", i)
+        cache.put(f"k{i}", i)
     assert len(cache) == 3 and cache.get("k0") is None and cache.get("k4") == 4
     now[0] = 10.5
     assert cache.get("k4") is None and len(cache) == 0

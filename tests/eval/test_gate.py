@@ -8,20 +8,21 @@ from pathlib import Path
 
 import pytest
 
+from config.settings import Settings
 from eval import report
 from eval.gold import load_gold
-from eval.run import evaluate, failures
-from eval.systems import HttpSystem, PlanQASystem
+from eval.run import evaluate, failures, planqa_system
+from eval.systems import HttpSystem
 from index.store import PlanIndex
 
 THRESHOLDS = Path(__file__).resolve().parents[2] / "eval" / "thresholds.json"
 
 
 @pytest.fixture(scope="module")
-def dev_run(plan_index: PlanIndex):  # type: ignore[no-untyped-def]
+def dev_run(plan_index: PlanIndex, settings: Settings):  # type: ignore[no-untyped-def]
     config = json.loads(THRESHOLDS.read_text(encoding="utf-8"))
     questions = load_gold(split=config["split"])
-    results, raw = evaluate([PlanQASystem(plan_index)], questions)
+    results, raw = evaluate([planqa_system(settings, plan_index)], questions)
     return config, questions, results, raw
 
 

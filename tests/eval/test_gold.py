@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from eval.gold import SCHEMA, Category, GoldQuestion, Kind, load_gold
-from rag.types import Plan
+from index.model import Plan
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def test_every_task_asked_at_least_three_times(gold: list[GoldQuestion], plan: P
 
 
 def test_reverse_lookup_for_every_unit(gold: list[GoldQuestion], plan: Plan) -> None:
-    from rag.units import unit_names
+    from index.units import unit_names
 
     asked = {q.gold_units[0] for q in gold if q.kind is Kind.REVERSE and not q.refuse}
     assert set(unit_names(plan)) <= asked

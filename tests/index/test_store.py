@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from index.errors import IndexCorruptError, IndexMissingError, IndexStaleError
+from index.parse import PARSER_VERSION
 from index.store import build_index, load_index, open_index, sha256_text
-from rag.errors import IndexCorruptError, IndexMissingError, IndexStaleError
-from rag.parse import PARSER_VERSION
 from tests.conftest import DATA
 
 SMALL = (DATA / "fullwidth-plan.txt").read_text(encoding="utf-8")

@@ -13,14 +13,24 @@ import pytest
 
 from index.store import PlanIndex
 from rag.answer import answer
-from rag.generate import Generator, LLMConfig
+from rag.answer_stream import Generation
+from rag.generator import Generator, LLMConfig
 from rag.grounding import check, cited_tasks
 from rag.prompts import PROMPTS_DIR
-from rag.types import AnswerMode, Intent
+from rag.types import Answer, AnswerMode, Intent
 from tests.llm_server import MODEL_NAME
 
 pytestmark = pytest.mark.llm
 BUDGET = 120.0  # seconds: ~5 s per answer on 2 idle cores, far more when the machine is shared
+
+
+def generate(generator: Generator, index: PlanIndex, extractive: Answer, budget_s: float) -> tuple[Answer, Generation]:
+    """Run a generation to its end: the final answer and what the model did."""
+    stream = generator.stream(index.plan, extractive, budget_s)
+    for _ in stream:
+        pass
+    assert stream.answer is not None and stream.generation is not None
+    return stream.answer, stream.generation
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +54,7 @@ def test_a_fact_answer_is_written_over_the_retrieved_tasks_and_passes_the_checks
 ) -> None:
     extractive = answer(plan_index, "职业教育要达到什么目标?")
     assert extractive.found and extractive.intent is Intent.FACT
-    generation = generator.generate(plan_index.plan, extractive, budget_s=BUDGET)
-    result = generation.answer
+    result, generation = generate(generator, plan_index, extractive, BUDGET)
     assert result.mode is AnswerMode.LLM, (result.mode_reason, generation.llm_text)
     given = {c.task for c in extractive.citations}
     assert set(cited_tasks(result.text)) <= given and cited_tasks(result.text)
@@ -66,10 +75,10 @@ def test_a_provoked_ungrounded_answer_is_rejected(
 ) -> None:
     extractive = answer(plan_index, "职业教育要达到什么目标?")
     assert 25 not in {c.task for c in extractive.citations}
-    generation = crafted(tmp_path, context, before, llm_server).generate(plan_index.plan, extractive, budget_s=BUDGET)
-    assert generation.mode is AnswerMode.LLM_REJECTED, generation.llm_text
-    assert generation.answer.mode_reason == reason, generation.llm_text
-    assert generation.answer.text == extractive.text
+    result, generation = generate(crafted(tmp_path, context, before, llm_server), plan_index, extractive, BUDGET)
+    assert result.mode is AnswerMode.LLM_REJECTED, generation.llm_text
+    assert result.mode_reason == reason, generation.llm_text
+    assert result.text == extractive.text
 
 
 def test_a_who_answer_streams_the_structured_part_first_then_checked_sentences(
@@ -81,23 +90,23 @@ def test_a_who_answer_streams_the_structured_part_first_then_checked_sentences(
     pieces = list(stream)
     # Whatever the model writes, the structured answer (units, lead, task number) leads, verbatim, at once.
     assert pieces[0] == extractive.text + "\n\n"
-    result = stream.result
-    assert result is not None and result.prompt == "explain.v1"
-    assert "".join(pieces).strip() == result.answer.text
+    result, generation = stream.answer, stream.generation
+    assert result is not None and generation is not None and generation.prompt == "explain.v1"
+    assert "".join(pieces).strip() == result.text
     if result.mode is AnswerMode.LLM:
         assert len(pieces) >= 2
-        added = result.answer.text[len(extractive.text) :]
+        added = result.text[len(extractive.text) :]
         assert check(added, plan_index.plan, [c.task for c in extractive.citations], question=extractive.question)
     else:  # rejected: the extractive answer exactly, with the reason
-        assert result.answer.text == extractive.text and result.answer.mode_reason
-    assert result.first_token_ms is None or result.first_token_ms < result.elapsed_ms
+        assert result.text == extractive.text and result.mode_reason
+    assert generation.first_token_ms is None or generation.first_token_ms < generation.elapsed_ms
 
 
 def test_over_budget_the_extractive_answer_comes_back_in_time(generator: Generator, plan_index: PlanIndex) -> None:
     extractive = answer(plan_index, "特殊教育方面今年有什么安排?")
     started = time.perf_counter()
-    generation = generator.generate(plan_index.plan, extractive, budget_s=0.5)
+    result, _ = generate(generator, plan_index, extractive, 0.5)
     elapsed = time.perf_counter() - started
-    assert generation.answer.mode is AnswerMode.LLM_REJECTED and generation.answer.mode_reason == "timeout"
-    assert generation.answer.text == extractive.text
+    assert result.mode is AnswerMode.LLM_REJECTED and result.mode_reason == "timeout"
+    assert result.text == extractive.text
     assert elapsed < 3.0  # the budget, plus building the client and the extractive answer

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from rag.generate import _complete_sentences
+from index.model import Plan
+from rag.answer_stream import _complete_sentences
 from rag.grounding import check, cited_tasks, numbers_in
-from rag.types import Plan
 
 # Task 14 (职业教育): "学位总容量达到高中阶段学位总数的50%", units 职成科 (lead), 师资科, 计财科, …
 GOOD = "全市所有中职学校要达到国家设置标准，学位总容量达到高中阶段学位总数的50%。【第14项】"

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from rag.answer import answer
-from rag.present import extractive_text, highlight_terms, sentence_pieces, with_inline_citations
+from rag.present import highlight_terms, sentence_pieces, with_inline_citations
 
 QUESTIONS = ["谁负责近视防控?", "基教科负责哪些任务?", "第12项任务是什么", "第四部分讲什么", "明天天气怎么样?"]
 
@@ -30,7 +30,7 @@ def test_mark_follows_the_quoted_excerpt(plan_index):
 @pytest.mark.parametrize("question", QUESTIONS)
 def test_pieces_join_back_to_the_text(plan_index, question):
     a = answer(plan_index, question)
-    pieces = list(extractive_text(a))
+    pieces = list(sentence_pieces(with_inline_citations(a)))
     assert "".join(pieces) == with_inline_citations(a)
     assert all(pieces)
     # Pieces end at sentence ends or lines, so a long answer arrives in several.

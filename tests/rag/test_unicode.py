@@ -9,15 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from index.errors import InvalidQuestionError
+from index.model import Plan
+from index.normalize import fold, normalize
 from index.store import PlanIndex
-from rag.answer import MAX_QUESTION_CHARS, AnswerConfig, answer, validate_question
-from rag.errors import InvalidQuestionError
+from rag.limits import MAX_QUESTION_CHARS
 from rag.query import analyze
-from rag.text import fold, normalize
-from rag.types import Intent, Plan
+from rag.service import AnsweringService, Channel, ServiceConfig, validate_question
+from rag.types import Answer, Intent
 
 S2T = opencc.OpenCC("s2t")
-NO_CACHE = AnswerConfig(cache=False)
+UNCACHED = ServiceConfig(answer_cache_size=0)
 # Questions of each kind, answered from the plan.
 QUESTIONS = [
     "谁负责近视防控?",
@@ -63,9 +65,14 @@ VARIANTS = {
 }
 
 
+def answer(index: PlanIndex, question: str) -> Answer:
+    """Through the answering service, as every channel asks, without the answer cache."""
+    return AnsweringService(index, UNCACHED).ask(question, channel=Channel.CLI).answer
+
+
 @pytest.fixture(scope="module")
 def plain_answers(plan_index: PlanIndex) -> dict[str, tuple[Intent, bool, tuple[int, ...]]]:
-    return {q: _gist(answer(plan_index, q, NO_CACHE)) for q in QUESTIONS}
+    return {q: _gist(answer(plan_index, q)) for q in QUESTIONS}
 
 
 def _gist(a):  # type: ignore[no-untyped-def]
@@ -79,7 +86,7 @@ def test_variants_get_the_plain_questions_answer(
     for question in QUESTIONS:
         assert plain_answers[question][1], question  # the plain question is answered from the plan
         changed = VARIANTS[variant](question)
-        assert _gist(answer(plan_index, changed, NO_CACHE)) == plain_answers[question], (variant, changed)
+        assert _gist(answer(plan_index, changed)) == plain_answers[question], (variant, changed)
 
 
 def test_full_width_task_numbers(plan: Plan) -> None:
@@ -126,7 +133,7 @@ def test_questions_of_nothing_visible_are_empty() -> None:
 
 
 def test_emoji_only_question_is_answered_as_not_covered(plan_index: PlanIndex) -> None:
-    result = answer(plan_index, "👍👍🙏", NO_CACHE)
+    result = answer(plan_index, "👍👍🙏")
     assert (result.found, result.intent) == (False, Intent.OUT_OF_SCOPE)
     assert result.question == "👍👍🙏"  # the question as asked is kept; only matching ignores emoji
 
@@ -148,7 +155,7 @@ QUESTION_PIECES = st.one_of(
 @given(st.lists(QUESTION_PIECES, min_size=1, max_size=10).map("".join))
 def test_any_question_is_answered_or_refused_as_invalid(plan_index: PlanIndex, question: str) -> None:
     try:
-        result = answer(plan_index, question, NO_CACHE)
+        result = answer(plan_index, question)
     except InvalidQuestionError:
         assert not fold(question)
         return

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from rag.errors import PlanParseError
-from rag.parse import parse_plan
+from index.errors import PlanParseError
+from index.parse import parse_plan
 from tests.conftest import DATA
 
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.errors import PlanParseError
-from rag.parse import parse_plan, render_plan
-from rag.text import to_cn_numeral
+from index.errors import PlanParseError
+from index.normalize import to_cn_numeral
+from index.parse import parse_plan, render_plan
 
 # Fixed examples and a derandomised search: CI runs the same cases every time.
 PROPS = settings(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.types import Plan, Task
+from index.model import Plan, Task
 
 # "基教科等机关各科室": the named unit, then a collective ("and the other departments of the bureau").
 _COLLECTIVE = re.compile(r"^(.+?)等(.+)$")

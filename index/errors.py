@@ -1,6 +1,7 @@
-"""PlanQA's errors. Each message says what went wrong and what to do next.
+"""PlanQA's errors, all of them, in one hierarchy. Each message says what went wrong and what to do next.
 
-The CLI and the API translate these at the edge; library code raises them and never swallows them.
+The knowledge base (``index/``) is the bottom layer, so the hierarchy lives here and ``rag/`` raises from it
+too. The CLI and the API translate these at the edge; library code raises them and never swallows them.
 """
 
 
@@ -38,3 +39,7 @@ class MissingDependencyError(PlanQAError):
 
 class InvalidConversationError(InvalidQuestionError):
     """A conversation id that is empty, too long or holds unexpected characters."""
+
+
+class PromptError(PlanQAError):
+    """A prompt file is missing or malformed."""

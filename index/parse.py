@@ -17,9 +17,9 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from rag.errors import PlanParseError
-from rag.text import CN_NUMERAL_CHARS, parse_cn_number, split_sentences
-from rag.types import Plan, Section, Task
+from index.errors import PlanParseError
+from index.model import Plan, Section, Task
+from index.normalize import CN_NUMERAL_CHARS, parse_cn_number, split_sentences
 
 PARSER_VERSION = "2"
 

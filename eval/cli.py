@@ -1,4 +1,4 @@
-"""Entry points for ``planqa eval`` and ``planqa bench`` (wired in ``api/cli.py``).
+"""``planqa eval`` and ``planqa bench``: registered with the CLI through the ``planqa.commands`` entry point.
 
 Only argparse here: the heavy imports (FAISS, the model) happen when a command runs, not when ``planqa`` starts.
 """
@@ -11,6 +11,16 @@ from typing import Any
 
 EVAL_DIR = Path(__file__).parent
 REPORTS = EVAL_DIR / "reports"
+
+
+def register_commands(subparsers: Any) -> None:
+    """The ``planqa.commands`` hook: add ``eval`` and ``bench`` to the ``planqa`` command's sub-parsers."""
+    p = subparsers.add_parser("eval", help="score answers on the gold questions (eval/data), write eval/reports")
+    add_eval_arguments(p)
+    p.set_defaults(func=cmd_eval)
+    p = subparsers.add_parser("bench", help="benchmark build, cold start, latency, throughput, memory")
+    add_bench_arguments(p)
+    p.set_defaults(func=cmd_bench)
 
 
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
@@ -38,10 +48,17 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
 def cmd_eval(args: argparse.Namespace, settings: Any) -> int:
     from eval.run import main
 
-    return main(args)
+    return main(args, settings)
 
 
 def cmd_bench(args: argparse.Namespace, settings: Any) -> int:
     from eval.bench.run import main
 
-    return main(args)
+    return main(args, settings)
+
+
+def parser(command: str) -> argparse.ArgumentParser:
+    """A stand-alone parser, for ``python -m eval.run`` and ``python -m eval.bench``."""
+    p = argparse.ArgumentParser(prog=f"planqa {command}")
+    (add_eval_arguments if command == "eval" else add_bench_arguments)(p)
+    return p

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from index.model import Plan
 from rag.answer import units_phrase
-from rag.types import Answer, Intent, Plan
+from rag.types import Answer, Intent
 
 MAX_BYTES = 2048  # WeChat's limit for a text message's Content, in UTF-8 bytes
 MORE = "更多"

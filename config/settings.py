@@ -1,14 +1,18 @@
-"""The one settings object. Environment variables with the prefix ``PLANQA_`` override each field."""
+"""The one settings object. Environment variables with the prefix ``PLANQA_`` override each field.
+
+Defaults come from the library (``rag/limits.py``, ``index/embeddings.py``): a default is written once.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from api.wechat.crypto import decode_aes_key
+from index.embeddings import DEFAULT_MODEL
+from rag import limits
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT / "data" / "pingxiang-2021-education-work-plan.txt"
@@ -20,13 +24,13 @@ class Settings(BaseSettings):
     corpus: Path = Field(DEFAULT_CORPUS, description="The plan's text file (UTF-8)")
     index_dir: Path = Field(ROOT / "var" / "index", description="Where the index is built and loaded")
     embedding_model: str = Field(
-        "multilingual-e5-small", description="multilingual-e5-small (bundled) or a sentence-transformers folder"
+        DEFAULT_MODEL, description="multilingual-e5-small (bundled) or a sentence-transformers folder"
     )
     rebuild_index: bool = Field(True, description="Build the index at start-up when missing or stale")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    top_k: int = Field(3, ge=1, le=20, description="Citations per answer by default")
-    max_question_chars: int = Field(500, ge=1, le=5000)
+    top_k: int = Field(limits.TOP_K, ge=1, le=limits.MAX_TOP_K, description="Citations per answer by default")
+    max_question_chars: int = Field(limits.MAX_QUESTION_CHARS, ge=1, le=5000, description="Longest question")
     max_request_bytes: int = Field(64 * 1024, ge=1024, description="Largest request body accepted")
     log_level: str = "info"
     # WeChat (api/wechat): an empty token leaves /wechat or /wecom answering 404.
@@ -38,20 +42,30 @@ class Settings(BaseSettings):
     wecom_token: str = Field("", repr=False, description="企业微信 app Token")
     wecom_aes_key: str = Field("", repr=False, description="企业微信 app EncodingAESKey (43 characters)")
     wecom_corpid: str = Field("", description="企业微信 CorpID")
-    # Optional LLM answers (rag/generate.py): off unless both a base URL and a model are set.
+    # Optional LLM answers (rag/generator.py): off unless both a base URL and a model are set.
     llm_base_url: str = Field("", description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1")
     llm_model: str = Field("", description="Model name the endpoint knows")
     llm_api_key: str = Field("not-needed", repr=False, description="API key (local servers ignore it)")
-    llm_max_tokens: int = Field(160, ge=16, le=2048, description="Longest generated answer, in tokens")
+    llm_max_tokens: int = Field(limits.LLM_MAX_TOKENS, ge=16, le=2048, description="Longest generated answer, in tokens")
     llm_budget_wechat_s: float = Field(
-        3.5, gt=0, le=60, description="LLM time budget for WeChat: inside its 4.5 s reply window, with room to spare"
+        limits.LLM_BUDGET_WECHAT_S, gt=0, le=60, description="LLM time budget for WeChat: inside its 4.5 s reply window, with room to spare"
     )
-    llm_budget_web_s: float = Field(20.0, gt=0, le=300, description="LLM time budget for /ask and the web page")
-    llm_budget_openai_s: float = Field(30.0, gt=0, le=300, description="LLM time budget for /v1/chat/completions")
-    # Conversations (rag/conversation.py) and the OpenAI-compatible endpoint (api/routes/openai_compat.py).
-    conversation_ttl_s: float = Field(1800.0, gt=0, description="Forget a conversation this long after its last turn")
-    max_conversations: int = Field(10_000, ge=1, description="Conversations kept; the least recently used go first")
-    max_conversation_turns: int = Field(20, ge=1, le=1000, description="Turns kept per conversation")
+    llm_budget_web_s: float = Field(
+        limits.LLM_BUDGET_WEB_S, gt=0, le=300, description="LLM time budget for /ask and the web page"
+    )
+    llm_budget_openai_s: float = Field(
+        limits.LLM_BUDGET_OPENAI_S, gt=0, le=300, description="LLM time budget for /v1/chat/completions"
+    )
+    # Conversations (rag/sessions.py) and the OpenAI-compatible endpoint's replayed history.
+    conversation_ttl_s: float = Field(
+        limits.CONVERSATION_TTL_S, gt=0, description="Forget a conversation this long after its last turn"
+    )
+    max_conversations: int = Field(
+        limits.MAX_CONVERSATIONS, ge=1, description="Conversations kept; the least recently used go first"
+    )
+    max_conversation_turns: int = Field(
+        limits.MAX_CONVERSATION_TURNS, ge=1, le=1000, description="User messages of a /v1 history read, the last ones"
+    )
     api_keys: str = Field(
         "", repr=False, description="Comma-separated bearer tokens; when set, all but /health, /ready, the page "
         "and the WeChat callbacks need one"
@@ -59,16 +73,6 @@ class Settings(BaseSettings):
     rate_limit_per_ip: int = Field(600, ge=0, description="Requests a minute per client address (0: no limit)")
     rate_limit_per_key: int = Field(3000, ge=0, description="Requests a minute per API key (0: no limit)")
     log_questions: bool = Field(False, description="Write question text into the logs (off: questions can be personal)")
-
-    @field_validator("wechat_aes_key", "wecom_aes_key")
-    @classmethod
-    def _aes_key(cls, value: str, info: ValidationInfo) -> str:
-        if value:
-            try:
-                decode_aes_key(value)
-            except ValueError as e:
-                raise ValueError(f"PLANQA_{info.field_name.upper()}: {e}; copy the EncodingAESKey from the console") from e
-        return value
 
     @model_validator(mode="after")
     def _wechat_complete(self) -> Settings:

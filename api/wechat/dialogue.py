@@ -1,4 +1,5 @@
-"""The conversation rules shared by the Official Account and WeCom, independent of HTTP and crypto.
+"""One account's dialogue with its users, shared by the Official Account and WeCom, independent of HTTP and
+crypto.
 
 WeChat waits 5 seconds for a reply, then retries the same message (same MsgId) up to three times. So:
 one answer per message (retries wait for the first attempt's reply), at most ``budget`` seconds per reply,
@@ -11,57 +12,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 from api import metrics
-from api.wechat import text as T
+from api.wechat import replies as T
 from api.wechat.xml import Inbound
-from rag.errors import InvalidQuestionError
-from rag.types import Answer, Plan
+from index.errors import InvalidQuestionError
+from index.model import Plan
+from rag.caches import BoundedCache
+from rag.service import Channel, Reply
 
 log = logging.getLogger("planqa.wechat")
 
-Answerer = Callable[[str, str], Answer]  # (question, sender) → answer; runs in a worker thread
+Answerer = Callable[[str, str, Channel], Reply]  # (question, sender, channel) → reply; runs in a worker thread
 Sender = Callable[[str, str], Awaitable[None]]  # (user, text) → delivered out of band
-
-V = TypeVar("V")
-
-
-class TTLCache(Generic[V]):
-    """At most ``maxsize`` entries, each forgotten ``ttl`` seconds after it was set (oldest evicted first)."""
-
-    def __init__(self, maxsize: int, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self.maxsize, self.ttl, self.clock = maxsize, ttl, clock
-        self._data: OrderedDict[str, tuple[float, V]] = OrderedDict()
-
-    def _expire(self) -> None:
-        now = self.clock()
-        while self._data and next(iter(self._data.values()))[0] <= now:
-            self._data.popitem(last=False)
-
-    def get(self, key: str) -> V | None:
-        self._expire()
-        item = self._data.get(key)
-        return item[1] if item else None
-
-    def set(self, key: str, value: V) -> None:
-        self._expire()
-        self._data.pop(key, None)
-        self._data[key] = (self.clock() + self.ttl, value)
-        while len(self._data) > self.maxsize:
-            self._data.popitem(last=False)
-
-    def pop(self, key: str) -> V | None:
-        self._expire()
-        item = self._data.pop(key, None)
-        return item[1] if item else None
-
-    def __len__(self) -> int:
-        self._expire()
-        return len(self._data)
 
 
 class RateLimiter:
@@ -71,7 +37,7 @@ class RateLimiter:
         self, limit: int, window: float, max_users: int = 10_000, clock: Callable[[], float] = time.monotonic
     ):
         self.limit, self.window, self.clock = limit, window, clock
-        self._users: TTLCache[deque[float]] = TTLCache(max_users, window, clock)
+        self._users: BoundedCache[str, deque[float]] = BoundedCache(max_users, ttl=window, clock=clock)
 
     def allow(self, user: str) -> float:
         """0 when allowed (and counted); otherwise the seconds until the user may ask again."""
@@ -82,12 +48,12 @@ class RateLimiter:
         if len(stamps) >= self.limit:
             return stamps[0] + self.window - now
         stamps.append(now)
-        self._users.set(user, stamps)
+        self._users.put(user, stamps)
         return 0.0
 
 
 @dataclass(frozen=True)
-class ChannelConfig:
+class DialogueConfig:
     budget: float = 4.5  # seconds to answer before falling back (WeChat gives up at 5)
     rate_limit: int = 10  # questions per user …
     rate_window: float = 60.0  # … per this many seconds
@@ -96,17 +62,21 @@ class ChannelConfig:
     continuation_ttl: float = 3600.0  # how long "更多" and pending answers are kept
 
 
-class Channel:
+class Dialogue:
     """One account's conversation state: seen messages, per-user continuations and pending answers."""
 
     def __init__(
-        self, plan: Plan, config: ChannelConfig | None = None, sender: Sender | None = None, name: str = "wechat"
+        self,
+        plan: Plan,
+        channel: Channel = Channel.WECHAT,
+        config: DialogueConfig | None = None,
+        sender: Sender | None = None,
     ) -> None:
-        self.plan, self.config, self.sender, self.name = plan, config or ChannelConfig(), sender, name
+        self.plan, self.channel, self.config, self.sender = plan, channel, config or DialogueConfig(), sender
         c = self.config
-        self._seen: TTLCache[asyncio.Future[str | None]] = TTLCache(c.max_entries, c.dedupe_ttl)
-        self._more: TTLCache[str] = TTLCache(c.max_entries, c.continuation_ttl)
-        self._pending: TTLCache[asyncio.Task[str]] = TTLCache(c.max_entries, c.continuation_ttl)
+        self._seen: BoundedCache[str, asyncio.Future[str | None]] = BoundedCache(c.max_entries, ttl=c.dedupe_ttl)
+        self._more: BoundedCache[str, str] = BoundedCache(c.max_entries, ttl=c.continuation_ttl)
+        self._pending: BoundedCache[str, asyncio.Task[str]] = BoundedCache(c.max_entries, ttl=c.continuation_ttl)
         self._limiter = RateLimiter(c.rate_limit, c.rate_window, c.max_entries)
         self._background: set[asyncio.Task[None]] = set()
 
@@ -123,7 +93,7 @@ class Channel:
             except TimeoutError:
                 return None
         future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        self._seen.set(msg.dedupe_key, future)
+        self._seen.put(msg.dedupe_key, future)
         try:
             result = await self._reply(msg, answerer)
         except Exception as e:  # the future must settle, or retries would wait for nothing
@@ -169,24 +139,24 @@ class Channel:
         if self.sender is not None:
             self._spawn(self._deliver(user, task))
             return None
-        self._pending.set(user, task)
+        self._pending.put(user, task)
         return T.PENDING
 
     async def _compose(self, answerer: Answerer, question: str, user: str) -> str:
         try:
-            result = await asyncio.to_thread(answerer, question, user)
+            reply = await asyncio.to_thread(answerer, question, user, self.channel)
         except InvalidQuestionError as e:
             return str(e).split("。")[0] + "。请修改后再问。"  # the Chinese half of the bilingual message
         except Exception:
             log.exception("answering failed")
             return T.FAILED
-        return T.compose(result, self.plan)
+        return T.compose(reply.answer, self.plan)
 
     def _first_part(self, user: str, text: str) -> str:
         """What fits in one message; the rest is kept for "更多"."""
         head, rest = T.split(text)
         if rest:
-            self._more.set(user, rest)
+            self._more.put(user, rest)
         else:
             self._more.pop(user)
         return head
@@ -200,13 +170,13 @@ class Channel:
             log.exception("customer-service delivery failed; the answer waits for the user's next message")
             self._delivered("customer_service_failed")
             self._more.pop(user)
-            self._pending.set(user, task)
+            self._pending.put(user, task)
         else:
             self._delivered("customer_service")
 
     def _delivered(self, path: str) -> None:
         """Count how an answer reached the user: passive reply, customer-service message, or next message."""
-        metrics.WECHAT_DELIVERIES.labels(self.name, path).inc()
+        metrics.WECHAT_DELIVERIES.labels(self.channel.value, path).inc()
 
     def _spawn(self, coro: Awaitable[None]) -> None:
         task = asyncio.ensure_future(coro)

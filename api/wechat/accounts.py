@@ -1,0 +1,52 @@
+"""The configured WeChat accounts, built once at start-up: each with its token, its crypto and its dialogue.
+
+A malformed EncodingAESKey stops start-up here with the variable to fix, rather than failing on the first
+message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from api.wechat.crypto import MessageCrypto, decode_aes_key
+from api.wechat.custom import CustomService
+from api.wechat.dialogue import Dialogue
+from config.settings import Settings
+from index.model import Plan
+from rag.service import Channel
+
+
+@dataclass(frozen=True)
+class Account:
+    channel: Channel  # Channel.WECHAT (公众号) or Channel.WECOM (企业微信)
+    token: str
+    crypto: MessageCrypto | None  # None: a 公众号 in plaintext mode
+    dialogue: Dialogue
+
+
+def build_accounts(settings: Settings, plan: Plan) -> dict[Channel, Account]:
+    """The accounts whose token is set; ValueError naming the setting when a key is malformed."""
+    accounts: dict[Channel, Account] = {}
+    if settings.wechat_token:
+        crypto = None
+        if settings.wechat_aes_key:
+            _check_key("PLANQA_WECHAT_AES_KEY", settings.wechat_aes_key)
+            crypto = MessageCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
+        sender = None
+        if settings.wechat_appsecret:
+            service = CustomService(settings.wechat_api_base, settings.wechat_appid, settings.wechat_appsecret)
+            sender = service.send_text
+        dialogue = Dialogue(plan, Channel.WECHAT, sender=sender)
+        accounts[Channel.WECHAT] = Account(Channel.WECHAT, settings.wechat_token, crypto, dialogue)
+    if settings.wecom_token:
+        _check_key("PLANQA_WECOM_AES_KEY", settings.wecom_aes_key)
+        crypto = MessageCrypto(settings.wecom_token, settings.wecom_aes_key, settings.wecom_corpid)
+        accounts[Channel.WECOM] = Account(Channel.WECOM, settings.wecom_token, crypto, Dialogue(plan, Channel.WECOM))
+    return accounts
+
+
+def _check_key(variable: str, value: str) -> None:
+    try:
+        decode_aes_key(value)
+    except ValueError as e:
+        raise ValueError(f"{variable}: {e}; copy the EncodingAESKey from the console") from e

@@ -1,0 +1,27 @@
+"""Every limit and default of answering, in one place.
+
+The library's configs (``rag/``) take their defaults from here, the settings (``config/settings.py``) too, and
+the API's schemas read the conversation-id pattern from here: change a value here and it changes everywhere.
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_QUESTION_CHARS = 500  # longest question, counted in characters (PLANQA_MAX_QUESTION_CHARS)
+TOP_K = 3  # citations per answer (PLANQA_TOP_K)
+MAX_TOP_K = 20  # the most citations a caller may ask for
+ANSWER_CACHE_SIZE = 2048  # answers to repeated questions kept per service
+
+# A conversation id: 1–128 letters, digits or -_.:@=+/ (a page's random id, a WeChat OpenID, a client's UUID).
+CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_\-.:@=+/]{1,128}$"
+CONVERSATION_ID = re.compile(CONVERSATION_ID_PATTERN)
+CONVERSATION_TTL_S = 1800.0  # a conversation is forgotten this long after its last turn
+MAX_CONVERSATIONS = 10_000  # conversations kept; the least recently used go first
+MAX_CONVERSATION_TURNS = 20  # turns kept per conversation, and user messages replayed from /v1 history
+
+# The optional LLM step.
+LLM_MAX_TOKENS = 160  # longest generated answer; a cut-off last sentence is dropped
+LLM_BUDGET_WECHAT_S = 3.5  # inside WeChat's 4.5 s reply window (it drops replies after 5 s)
+LLM_BUDGET_WEB_S = 20.0  # /ask, /ask/stream and the page
+LLM_BUDGET_OPENAI_S = 30.0  # /v1/chat/completions

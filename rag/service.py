@@ -1,0 +1,235 @@
+"""The answering service: the one way a question becomes an answer, for every channel.
+
+``/ask``, ``/ask/stream``, ``/v1/chat/completions``, WeChat, WeCom, the CLI and ``planqa eval`` all call
+``AnsweringService.ask`` (or ``stream``, the same steps yielding text as it is ready):
+
+1. validate the question (``MAX_QUESTION_CHARS``, in ``rag/limits.py``);
+2. read it against the conversation's previous turn (a stored one by id, or a client's replayed history):
+   ``rag.followup`` + ``rag.turns``;
+3. compose the extractive answer from the plan (``rag.answer``: query analysis, retrieval, composition),
+   through the answer cache;
+4. present it with inline 【第N项】 marks (``rag.present``), and, when an LLM is configured and the answer
+   found something, let the model rewrite it within the channel's time budget (``rag.generator``), checked.
+
+Channels only format what comes back: a ``Reply`` whose ``answer.text`` is the text every channel shows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+from index.errors import InvalidQuestionError
+from index.model import Plan, TaskHit
+from index.normalize import fold, normalize
+from index.store import PlanIndex
+from rag.answer import AnswerConfig, answer
+from rag.caches import BoundedCache
+from rag.limits import (
+    ANSWER_CACHE_SIZE,
+    LLM_BUDGET_OPENAI_S,
+    LLM_BUDGET_WEB_S,
+    LLM_BUDGET_WECHAT_S,
+    MAX_CONVERSATION_TURNS,
+    MAX_QUESTION_CHARS,
+)
+from rag.present import highlight_terms, sentence_pieces, with_inline_citations
+from rag.retrieve import Retriever, search
+from rag.sessions import SessionStore, check_conversation_id
+from rag.turns import converse
+from rag.types import Answer, FollowUp, Turn
+
+if TYPE_CHECKING:  # the LLM client (openai, langchain prompts) loads only when an LLM is configured
+    from rag.answer_stream import Generation
+    from rag.generator import Generator
+
+
+class Channel(StrEnum):
+    """Where a question comes from: decides the LLM's time budget and namespaces conversations."""
+
+    WEB = "web"  # /ask, /ask/stream and the page
+    OPENAI = "openai"  # /v1/chat/completions
+    WECHAT = "wechat"  # 公众号: WeChat drops a reply that takes over 5 s
+    WECOM = "wecom"  # 企业微信, the same window
+    CLI = "cli"
+    EVAL = "eval"
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Seconds the LLM may take, counted from the request's arrival, per channel."""
+
+    web: float = LLM_BUDGET_WEB_S
+    wechat: float = LLM_BUDGET_WECHAT_S
+    openai: float = LLM_BUDGET_OPENAI_S
+
+    def of(self, channel: Channel) -> float:
+        if channel in (Channel.WECHAT, Channel.WECOM):
+            return self.wechat
+        return self.openai if channel is Channel.OPENAI else self.web
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    answer: AnswerConfig = field(default_factory=AnswerConfig)
+    max_question_chars: int = MAX_QUESTION_CHARS
+    answer_cache_size: int = ANSWER_CACHE_SIZE  # 0: no cache (the evaluation measures each question's work)
+    max_replayed_turns: int = MAX_CONVERSATION_TURNS  # user messages of a client's history read, the last ones
+    budgets: Budgets = field(default_factory=Budgets)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What every channel gets back: the answer as shown (inline 【第N项】 marks, mode set) and how the
+    question was read."""
+
+    answer: Answer
+    follow_up: FollowUp = FollowUp.NONE
+    resolved_question: str | None = None  # how a follow-up was understood, when it was rewritten
+    highlight: tuple[str, ...] = ()  # question words worth highlighting in the cited text
+    conversation_id: str | None = None
+    generation: Generation | None = None  # what the LLM did, when it was asked
+
+
+class ReplyStream:
+    """The text of a reply as it becomes ready. ``draft`` (everything but the final text) is known at once;
+    iterate for the pieces; once exhausted, ``reply`` is the final ``Reply`` (its text is the pieces joined)."""
+
+    def __init__(self, draft: Reply, pieces: Iterable[str], finish: Callable[[], Reply]) -> None:
+        self.draft = draft
+        self.reply: Reply | None = None
+        self._pieces, self._finish = pieces, finish
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._pieces
+        self.reply = self._finish()
+
+
+def validate_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
+    """The question folded and stripped; InvalidQuestionError when empty or longer than ``max_chars``
+    characters (characters, not bytes: 500 Chinese characters are 1,500 bytes of UTF-8)."""
+    text = fold(question) if isinstance(question, str) else ""
+    if not text:
+        raise InvalidQuestionError("问题不能为空。The question is empty: ask something about the plan.")
+    if len(question) > max_chars:
+        raise InvalidQuestionError(
+            f"问题过长（{len(question)}字，上限{max_chars}字）。The question has {len(question)} characters; "
+            f"the limit is {max_chars}: shorten it."
+        )
+    return text
+
+
+class AnsweringService:
+    """Answers questions about the plan in ``index``. Safe to share between threads."""
+
+    def __init__(
+        self,
+        index: PlanIndex,
+        config: ServiceConfig | None = None,
+        generator: Generator | None = None,
+        sessions: SessionStore | None = None,
+    ) -> None:
+        self.index = index
+        self.config = config or ServiceConfig()
+        self.generator = generator
+        self.sessions = sessions or SessionStore()
+        # Answers to repeated standalone questions. The cache belongs to this service, which belongs to one
+        # loaded index: a rebuilt index comes with a new service, so an old answer is never served.
+        self.answer_cache: BoundedCache[tuple[str, int], Answer] = BoundedCache(self.config.answer_cache_size)
+
+    @property
+    def plan(self) -> Plan:
+        return self.index.plan
+
+    def validate(self, question: str) -> str:
+        """The question folded and stripped; InvalidQuestionError when empty or over the length limit."""
+        return validate_question(question, self.config.max_question_chars)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        channel: Channel,
+        conversation_id: str | None = None,
+        history: Sequence[str] = (),
+        top_k: int | None = None,
+        started: float | None = None,
+    ) -> Reply:
+        """Answer ``question``: within the stored conversation ``conversation_id``, or after the earlier
+        questions ``history`` (a client that sends the whole conversation), or standalone."""
+        stream = self.stream(
+            question, channel=channel, conversation_id=conversation_id, history=history, top_k=top_k, started=started
+        )
+        for _ in stream:
+            pass
+        assert stream.reply is not None
+        return stream.reply
+
+    def stream(
+        self,
+        question: str,
+        *,
+        channel: Channel,
+        conversation_id: str | None = None,
+        history: Sequence[str] = (),
+        top_k: int | None = None,
+        started: float | None = None,
+    ) -> ReplyStream:
+        """``ask``, yielding the text as it is ready. An invalid question raises before anything is yielded."""
+        started = time.perf_counter() if started is None else started
+        text = self.validate(question)
+        top_k = top_k or self.config.answer.top_k
+        key = f"{channel.value}:{check_conversation_id(conversation_id)}" if conversation_id is not None else None
+        previous = self.sessions.last(key) if key else self._replay(history, top_k)
+        turn = converse(self.plan, self.compose, previous, text, top_k)
+        if key:
+            self.sessions.remember(key, turn)
+        draft = self._draft(turn, conversation_id)
+        generator = self.generator
+        if generator is None or not generator.applies(turn.answer):
+            return ReplyStream(draft, sentence_pieces(draft.answer.text), lambda: draft)
+        remaining = max(self.config.budgets.of(channel) - (time.perf_counter() - started), 0.1)
+        generated = generator.stream(self.plan, turn.answer, remaining, present=with_inline_citations)
+
+        def finish() -> Reply:
+            assert generated.answer is not None
+            return replace(draft, answer=generated.answer, generation=generated.generation)
+
+        return ReplyStream(draft, generated, finish)
+
+    def compose(self, question: str, top_k: int) -> Answer:
+        """The extractive answer to a standalone question, from the cache when asked before."""
+        key = (normalize(question), top_k)
+        cached = self.answer_cache.get(key)
+        if cached is None:
+            cached = answer(self.index, question, self.config.answer, top_k)
+            self.answer_cache.put(key, cached)
+        return cached if cached.question == question else replace(cached, question=question)
+
+    def search(self, query: str, retriever: Retriever = Retriever.HYBRID, k: int = 5) -> list[TaskHit]:
+        """Retrieval only: tasks with their matching sentences, best first."""
+        text = self.validate(query)
+        return search(self.index, text, replace(self.config.answer.retrieval, retriever=retriever))[:k]
+
+    def _replay(self, history: Sequence[str], top_k: int) -> Turn | None:
+        """The last turn of a conversation given only its earlier questions, oldest first."""
+        previous: Turn | None = None
+        for earlier in history[-self.config.max_replayed_turns :]:
+            try:
+                text = self.validate(earlier)
+            except InvalidQuestionError:
+                continue  # an earlier message too long to be a question (a pasted document): nothing to refer to
+            previous = converse(self.plan, self.compose, previous, text, top_k)
+        return previous
+
+    def _draft(self, turn: Turn, conversation_id: str | None) -> Reply:
+        shown = replace(turn.answer, text=with_inline_citations(turn.answer))
+        resolved = turn.resolved if turn.resolved and turn.resolved != turn.question else None
+        highlight = highlight_terms(self.index, turn.resolved, turn.answer)
+        return Reply(shown, turn.follow_up, resolved, highlight, conversation_id)
+
+
+__all__ = ["AnsweringService", "Budgets", "Channel", "Reply", "ReplyStream", "ServiceConfig"]
