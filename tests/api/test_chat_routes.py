@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +12,9 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.settings import Settings
 from rag.errors import PlanQAError
+
+STATIC = Path(__file__).resolve().parents[2] / "api" / "static"
+MODULES = sorted(p.name for p in STATIC.glob("*.js"))  # the page's ES modules; main.js imports the others
 
 
 def events(body: str) -> list[tuple[str, object]]:
@@ -188,7 +192,7 @@ def test_api_keys_guard_v1_but_not_the_page(fresh_client):
     assert c.post("/v1/chat/completions", json=ask, headers={"Authorization": "Bearer k-two"}).status_code == 200
     assert c.get("/v1/models", headers={"Authorization": "bearer k-one"}).status_code == 200
     # The page itself loads without a key (it then asks the user for one: see the browser tests).
-    assert c.get("/").status_code == 200 and c.get("/static/app.js").status_code == 200
+    assert c.get("/").status_code == 200 and c.get("/static/main.js").status_code == 200
     assert c.post("/ask/stream", json={"question": "谁负责近视防控?"}).status_code == 401
 
 
@@ -201,11 +205,12 @@ def test_page_and_static_files(client):
     assert "default-src 'self'" in r.headers["content-security-policy"]
     html = r.text
     assert '<html lang="zh-CN">' in html and 'for="question"' in html and 'for="unit-filter"' in html
-    for name in ["app.js", "app.css", "icon.svg"]:
+    assert '<script type="module" src="/static/main.js"></script>' in html
+    for name in ["main.js", "app.css", "icon.svg"]:
         assert f"/static/{name}" in html
         assert client.get(f"/static/{name}").status_code == 200
     # Nothing from elsewhere: no absolute URLs in what the page loads.
-    for name in ["index.html", "app.js", "app.css"]:
+    for name in ["index.html", "app.css", *MODULES]:
         text = client.get("/" if name == "index.html" else f"/static/{name}").text
         assert "http://" not in text and "https://" not in text and "//cdn" not in text
 
