@@ -215,6 +215,20 @@ def test_page_and_static_files(client):
         assert "http://" not in text and "https://" not in text and "//cdn" not in text
 
 
+def test_page_modules_import_each_other_by_flat_relative_names(client):
+    """Every module is served as JavaScript, and imports only ./name.js files of the same folder."""
+    assert "main.js" in MODULES
+    imported = set()
+    for name in MODULES:
+        r = client.get(f"/static/{name}")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript"), name
+        assert r.text.startswith("// "), f"{name}: a one-line comment says what the module does"
+        for target in re.findall(r'^import .* from "([^"]+)";$', r.text, flags=re.M):
+            assert re.fullmatch(r"\./[a-z]+\.js", target) and target[2:] in MODULES, f"{name} imports {target}"
+            imported.add(target[2:])
+    assert imported | {"main.js"} == set(MODULES), "a module nothing imports"
+
+
 @pytest.mark.parametrize("path", ["/static/..%2Fchat.py", "/static/.hidden", "/static/missing.js", "/static/x.py"])
 def test_static_refuses_anything_else(client, path):
     assert client.get(path).status_code == 404
