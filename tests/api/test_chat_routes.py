@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,9 @@ from config.wiring import build_service
 from index.errors import PlanQAError
 from rag.generator import Generator, LLMConfig
 from rag.service import AnsweringService
+
+STATIC = Path(__file__).resolve().parents[2] / "api" / "static"
+MODULES = sorted(p.name for p in STATIC.glob("*.js"))  # the page's ES modules; main.js imports the others
 
 
 def events(body: str) -> list[tuple[str, object]]:
@@ -189,7 +193,7 @@ def test_api_keys_guard_v1_but_not_the_page(fresh_client):
     assert c.post("/v1/chat/completions", json=ask, headers={"Authorization": "Bearer k-two"}).status_code == 200
     assert c.get("/v1/models", headers={"Authorization": "bearer k-one"}).status_code == 200
     # The page itself loads without a key (it then asks the user for one: see the browser tests).
-    assert c.get("/").status_code == 200 and c.get("/static/app.js").status_code == 200
+    assert c.get("/").status_code == 200 and c.get("/static/main.js").status_code == 200
     assert c.post("/ask/stream", json={"question": "谁负责近视防控?"}).status_code == 401
 
 
@@ -202,13 +206,28 @@ def test_page_and_static_files(client):
     assert "default-src 'self'" in r.headers["content-security-policy"]
     html = r.text
     assert '<html lang="zh-CN">' in html and 'for="question"' in html and 'for="unit-filter"' in html
-    for name in ["app.js", "app.css", "icon.svg"]:
+    assert '<script type="module" src="/static/main.js"></script>' in html
+    for name in ["main.js", "app.css", "icon.svg"]:
         assert f"/static/{name}" in html
         assert client.get(f"/static/{name}").status_code == 200
     # Nothing from elsewhere: no absolute URLs in what the page loads.
-    for name in ["index.html", "app.js", "app.css"]:
+    for name in ["index.html", "app.css", *MODULES]:
         text = client.get("/" if name == "index.html" else f"/static/{name}").text
         assert "http://" not in text and "https://" not in text and "//cdn" not in text
+
+
+def test_page_modules_import_each_other_by_flat_relative_names(client):
+    """Every module is served as JavaScript, and imports only ./name.js files of the same folder."""
+    assert "main.js" in MODULES
+    imported = set()
+    for name in MODULES:
+        r = client.get(f"/static/{name}")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/javascript"), name
+        assert r.text.startswith("// "), f"{name}: a one-line comment says what the module does"
+        for target in re.findall(r'^import .* from "([^"]+)";$', r.text, flags=re.M):
+            assert re.fullmatch(r"\./[a-z]+\.js", target) and target[2:] in MODULES, f"{name} imports {target}"
+            imported.add(target[2:])
+    assert imported | {"main.js"} == set(MODULES), "a module nothing imports"
 
 
 @pytest.mark.parametrize("path", ["/static/..%2Fchat.py", "/static/.hidden", "/static/missing.js", "/static/x.py"])

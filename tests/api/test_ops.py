@@ -35,7 +35,7 @@ def test_api_keys_protect_all_but_the_exempt_routes(started):
     assert c.post("/ask", json=ASK, headers={"Authorization": "Bearer k-three"}).status_code == 401
     assert c.post("/ask", json=ASK, headers={"Authorization": "Basic k-one"}).status_code == 401
     assert c.post("/ask", json=ASK, headers={"Authorization": "Bearer k-two"}).status_code == 200
-    for path in ("/health", "/ready", "/", "/static/app.js"):
+    for path in ("/health", "/ready", "/", "/static/main.js"):
         assert c.get(path).status_code == 200, path
     assert c.get("/wechat").status_code == 404  # not configured: its own rules, not the key's
 

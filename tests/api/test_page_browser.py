@@ -80,6 +80,42 @@ def wait_answered(pg, n: int) -> None:
     )
 
 
+def test_page_loads_as_modules(browser, live_server):
+    """main.js is loaded as a module, imports every other module, and runs without an error."""
+    modules = {p.name for p in (Path(__file__).resolve().parents[2] / "api" / "static").glob("*.js")}
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    pg = context.new_page()
+    pg.set_default_timeout(TIMEOUT)
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    pg.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    scripts: dict[str, tuple[int, str]] = {}  # file name: (status, content type)
+
+    def seen(response):
+        if response.request.resource_type == "script":
+            scripts[response.url.rsplit("/", 1)[-1]] = (response.status, response.headers.get("content-type", ""))
+
+    pg.on("response", seen)
+    try:
+        pg.goto(live_server)  # waits for the load event: by then every module is fetched and has run
+        assert pg.evaluate("() => Array.from(document.scripts, s => [s.type, s.getAttribute('src')])") == [
+            ["module", "/static/main.js"]
+        ]
+        assert not errors, f"JavaScript errors on the page: {errors}"
+        assert set(scripts) == modules, "every module file is fetched, and nothing else"
+        for name, (status, content_type) in scripts.items():
+            assert status == 200 and content_type.startswith("text/javascript"), (name, status, content_type)
+        pg.wait_for_function("() => document.title.endsWith(' · 问答')")  # main.js ran: the plan's title is shown
+        # The modules work together: ask, and the answer comes back with its cards.
+        pg.get_by_role("button", name="谁负责近视防控？").click()
+        wait_answered(pg, 1)
+        assert answers(pg).first.get_attribute("data-state") == "done"
+        assert answers(pg).first.locator(".card").count() > 0
+        assert not errors, f"JavaScript errors on the page: {errors}"
+    finally:
+        context.close()
+
+
 def test_ask_see_answer_expand_and_follow_up(page, live_server):
     expected = api(live_server, "谁负责近视防控？")
     assert page.get_by_role("heading", level=1).inner_text().endswith("问答")

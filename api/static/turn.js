@@ -1,0 +1,70 @@
+// One question and its answer in the conversation: pending, streamed text, units, cards, not covered, error.
+import { citationCards } from "./cards.js";
+import { $, el, unitTags, withCitationLinks } from "./dom.js";
+
+let turnCount = 0;
+
+export function newTurnView(question) {
+  turnCount += 1;
+  const id = `turn${turnCount}`;
+  const status = el("p", { class: "status", role: "status" }, el("span", { class: "spinner", "aria-hidden": "true" }), "正在检索计划…");
+  const badge = el("span", { class: "badge", hidden: true });
+  const resolved = el("p", { class: "resolved", hidden: true });
+  const units = el("span", { hidden: true });
+  const text = el("div", { class: "answer-text" });
+  const citations = el("span", { hidden: true });
+  const root = el("div", { class: "answer", "data-state": "pending", "aria-busy": "true" }, status, badge, resolved, units, text, citations);
+  const article = el(
+    "article", { class: "turn", id, "aria-label": `第${turnCount}问` },
+    el("p", { class: "question" }, el("span", { class: "sr-only", text: "问：" }), question),
+    root,
+  );
+  $("#conversation").append(article);
+  return { id, root, status, badge, resolved, units, text, citations, article };
+}
+
+export function resetView(view) {
+  view.root.dataset.state = "pending";
+  view.root.setAttribute("aria-busy", "true");
+  view.status.hidden = false;
+  view.badge.hidden = true;
+  view.text.textContent = "";
+}
+
+export function renderMeta(view, meta) {
+  const cited = new Set(meta.citations.map((c) => c.task));
+  view.cited = cited;
+  view.terms = meta.highlight || [];
+  if (meta.resolved_question) view.resolved.textContent = `理解为：${meta.resolved_question}`;
+  view.resolved.hidden = !meta.resolved_question;
+  const first = meta.citations[0];
+  if (meta.found && first && first.units.length && ["who", "fact", "task"].includes(meta.intent)) {
+    view.units.replaceWith((view.units = unitTags(first.units, first.lead_unit)));
+  }
+  if (!meta.found) {
+    view.root.dataset.state = "not-covered";
+    view.badge.textContent = meta.intent === "out_of_scope" ? "计划未涉及" : "未找到";
+    view.badge.hidden = false;
+  }
+  if (!meta.citations.length) return;
+  const nodes = citationCards(meta.citations, view.id, view.terms);
+  view.citations.replaceWith(...nodes);
+  view.citations = nodes[0];
+}
+
+export function setText(view, text) {
+  view.text.replaceChildren(withCitationLinks(text, view.id, view.cited || new Set()));
+}
+
+// The answer as an error, in words, with a 重试 button that calls onRetry().
+export function showError(view, message, onRetry) {
+  view.root.dataset.state = "error";
+  view.root.setAttribute("aria-busy", "false");
+  view.status.hidden = true;
+  view.badge.textContent = "出错了";
+  view.badge.hidden = false;
+  view.text.textContent = message;
+  const retry = el("button", { type: "button", class: "chip retry", text: "重试" });
+  retry.addEventListener("click", () => { retry.remove(); onRetry(); });
+  view.root.append(retry);
+}
