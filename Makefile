@@ -34,11 +34,13 @@ serve: setup
 test: setup-dev
 	$(PY) scripts/fetch_llm_model.py >/dev/null  # the LLM tests' model, ~1.1 GB, once (checksum-verified)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(PY) -m pytest -q
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 eval: setup

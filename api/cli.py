@@ -155,15 +155,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import signal
-
+    # No SIGPIPE handler is installed, for any command: with SIGPIPE's default action a server dies, silently,
+    # the first time it writes to a client that hung up. A reader that stops early (`planqa tasks | head`)
+    # raises BrokenPipeError in the printing commands instead, which ends them quietly below.
     args = build_parser().parse_args(argv)
-    if args.command != "serve":
-        # `planqa tasks | head` ends quietly. Never for the server: a client that hangs up would kill it.
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     try:
         settings = _settings(host=getattr(args, "host", None), port=getattr(args, "port", None))
         return int(args.func(args, settings))
+    except BrokenPipeError:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter flushes stdout at exit
+        return 0
     except PlanQAError as e:
         print(f"planqa: {e}", file=sys.stderr)
         return 1

@@ -90,7 +90,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = _HTTP_MESSAGES.get(exc.status_code, f"请求错误。{exc.detail}")
-        return error_response(request, exc.status_code, f"http_{exc.status_code}", message, exc.headers)
+        headers = dict(exc.headers) if exc.headers else None
+        return error_response(request, exc.status_code, f"http_{exc.status_code}", message, headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -18,7 +18,7 @@ from api.logs import configure_logging
 from api.metrics import observe_cache
 from api.middleware import RequestContextMiddleware
 from api.routes import ask, health, openai_compat, ops, page, plan, stream
-from api.schemas import ErrorOut
+from api.schemas import error_responses
 from api.security import AccessMiddleware
 from api.wechat import routes as wechat
 from api.wechat.accounts import build_accounts
@@ -39,7 +39,10 @@ def create_app(settings: Settings | None = None, service: AnsweringService | Non
         try:
             ready = service or build_service(settings)
             app.state.wechat = build_accounts(settings, ready.plan)
-        except (PlanQAError, ValueError) as e:  # say what is wrong and how to fix it, then let the server exit
+        except (
+            PlanQAError,
+            ValueError,
+        ) as e:  # say what is wrong and how to fix it, then let the server exit
             log.error(str(e), extra={"event": "startup_failed", "index_dir": str(settings.index_dir)})
             raise
         observe_cache(ready)
@@ -54,7 +57,7 @@ def create_app(settings: Settings | None = None, service: AnsweringService | Non
         lifespan=lifespan,
         # What any route may answer besides its own: the access middleware's refusals, the body limit, and
         # 503 while the index is not loaded.
-        responses={status: {"model": ErrorOut} for status in (401, 413, 429, 503)},
+        responses=error_responses(401, 413, 429, 503),
     )
     app.state.settings = settings
     app.state.service = None  # set by the lifespan; /ready answers 503 until then
@@ -66,7 +69,9 @@ def create_app(settings: Settings | None = None, service: AnsweringService | Non
         per_key=settings.rate_limit_per_key,
         per_ip=settings.rate_limit_per_ip,
     )
-    app.add_middleware(RequestContextMiddleware, max_body=settings.max_request_bytes, log_questions=settings.log_questions)
+    app.add_middleware(
+        RequestContextMiddleware, max_body=settings.max_request_bytes, log_questions=settings.log_questions
+    )
     install_error_handlers(app)
     for module in (ask, stream, openai_compat, page, plan, health, ops, wechat):
         app.include_router(module.router)

@@ -19,7 +19,9 @@ LATENCY = Histogram(
     ["route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-ANSWERS = Counter("planqa_answers_total", "Answers given, by intent and whether the plan covered them", ["intent", "found"])
+ANSWERS = Counter(
+    "planqa_answers_total", "Answers given, by intent and whether the plan covered them", ["intent", "found"]
+)
 CACHE = Counter("planqa_answer_cache_total", "Answer cache look-ups", ["result"])
 WECHAT_DELIVERIES = Counter(
     "planqa_wechat_deliveries_total", "WeChat answers by how they reached the user", ["channel", "path"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from index.model import Section, Task, TaskHit
 from rag.limits import CONVERSATION_ID_PATTERN
-from rag.service import Reply
+from rag.service import AskOptions, Reply
 from rag.types import Citation
 
 
@@ -21,6 +23,10 @@ class AskRequest(BaseModel):
         pattern=CONVERSATION_ID_PATTERN,
         description="会话编号：同一编号下的追问（“第二个呢?”）按上一轮理解。Follow-ups resolve within this id",
     )
+
+    def options(self, started: float) -> AskOptions:
+        """How the service is to take the question (``started``: the request's arrival, for the LLM budget)."""
+        return AskOptions(conversation_id=self.conversation_id, top_k=self.top_k, started=started)
 
 
 class CitationOut(BaseModel):
@@ -166,3 +172,11 @@ class ErrorBody(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorBody
+
+
+OpenAPIResponses = dict[int | str, dict[str, Any]]
+
+
+def error_responses(*statuses: int) -> OpenAPIResponses:
+    """The OpenAPI entries of refusals a route declares: each the usual JSON error body (``ErrorOut``)."""
+    return {status: {"model": ErrorOut} for status in statuses}

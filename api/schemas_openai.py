@@ -34,7 +34,9 @@ class ChatRequest(BaseModel):
     # temperature, top_p, max_tokens, user … are accepted and ignored: the answer is quoted, not sampled.
     model_config = ConfigDict(
         extra="allow",
-        json_schema_extra={"examples": [{"model": MODEL_ID, "messages": [{"role": "user", "content": "谁负责近视防控?"}]}]},
+        json_schema_extra={
+            "examples": [{"model": MODEL_ID, "messages": [{"role": "user", "content": "谁负责近视防控?"}]}]
+        },
     )
 
     model: str = MODEL_ID
@@ -68,7 +70,8 @@ class PlanQAInfo(BaseModel):
     follow_up: str = "none"
     resolved_question: str | None = None
     answer_mode: str | None = Field(
-        None, description="extractive | llm | llm_rejected (non-streaming; streams carry it in the last chunk)"
+        None,
+        description="extractive | llm | llm_rejected (non-streaming; streams carry it in the last chunk)",
     )
     answer_mode_reason: str | None = None
 

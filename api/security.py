@@ -84,6 +84,7 @@ class AccessMiddleware:
                 {"www-authenticate": "Bearer"},
             )
             return
+        buckets: TokenBuckets | None
         if self.keys and self.by_key:
             name, buckets, by = f"key:{token}", self.by_key, "key"
         else:

@@ -46,10 +46,10 @@ class Settings(BaseSettings):
     llm_base_url: str = Field("", description="OpenAI-compatible endpoint, e.g. http://127.0.0.1:8080/v1")
     llm_model: str = Field("", description="Model name the endpoint knows")
     llm_api_key: str = Field("not-needed", repr=False, description="API key (local servers ignore it)")
-    llm_max_tokens: int = Field(limits.LLM_MAX_TOKENS, ge=16, le=2048, description="Longest generated answer, in tokens")
-    llm_budget_wechat_s: float = Field(
-        limits.LLM_BUDGET_WECHAT_S, gt=0, le=60, description="LLM time budget for WeChat: inside its 4.5 s reply window, with room to spare"
+    llm_max_tokens: int = Field(
+        limits.LLM_MAX_TOKENS, ge=16, le=2048, description="Longest generated answer, in tokens"
     )
+    llm_budget_wechat_s: float = Field(limits.LLM_BUDGET_WECHAT_S, gt=0, le=60, description="LLM budget, WeChat")
     llm_budget_web_s: float = Field(
         limits.LLM_BUDGET_WEB_S, gt=0, le=300, description="LLM time budget for /ask and the web page"
     )
@@ -63,12 +63,12 @@ class Settings(BaseSettings):
     max_conversations: int = Field(
         limits.MAX_CONVERSATIONS, ge=1, description="Conversations kept; the least recently used go first"
     )
-    max_conversation_turns: int = Field(
-        limits.MAX_CONVERSATION_TURNS, ge=1, le=1000, description="User messages of a /v1 history read, the last ones"
-    )
+    max_conversation_turns: int = Field(limits.MAX_CONVERSATION_TURNS, ge=1, le=1000, description="/v1 history read")
     api_keys: str = Field(
-        "", repr=False, description="Comma-separated bearer tokens; when set, all but /health, /ready, the page "
-        "and the WeChat callbacks need one"
+        "",
+        repr=False,
+        description="Comma-separated bearer tokens; when set, all but /health, /ready, the page "
+        "and the WeChat callbacks need one",
     )
     rate_limit_per_ip: int = Field(600, ge=0, description="Requests a minute per client address (0: no limit)")
     rate_limit_per_key: int = Field(3000, ge=0, description="Requests a minute per API key (0: no limit)")
@@ -79,7 +79,9 @@ class Settings(BaseSettings):
         if (self.wechat_aes_key or self.wechat_appsecret) and not self.wechat_appid:
             raise ValueError("PLANQA_WECHAT_APPID is required with PLANQA_WECHAT_AES_KEY or PLANQA_WECHAT_APPSECRET")
         if self.wecom_token and not (self.wecom_aes_key and self.wecom_corpid):
-            raise ValueError("PLANQA_WECOM_TOKEN needs PLANQA_WECOM_AES_KEY and PLANQA_WECOM_CORPID (WeCom always encrypts)")
+            raise ValueError(
+                "PLANQA_WECOM_TOKEN needs PLANQA_WECOM_AES_KEY and PLANQA_WECOM_CORPID (WeCom always encrypts)"
+            )
         return self
 
     @property
@@ -93,7 +95,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _llm_complete(self) -> Settings:
         if bool(self.llm_base_url) != bool(self.llm_model):
-            raise ValueError("PLANQA_LLM_BASE_URL and PLANQA_LLM_MODEL go together: set both to enable LLM answers, or neither")
+            raise ValueError(
+                "PLANQA_LLM_BASE_URL and PLANQA_LLM_MODEL go together: set both to enable LLM answers, or neither"
+            )
         return self
 
     @field_validator("corpus")

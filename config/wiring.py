@@ -13,12 +13,16 @@ from rag.sessions import SessionConfig, SessionStore
 def load_index(settings: Settings, progress: Progress | None = None) -> PlanIndex:
     """Load (or, when the settings allow, build) the index of the configured plan."""
     embeddings = load_embeddings(settings.embedding_model)
-    return open_index(settings.corpus, settings.index_dir, embeddings, rebuild=settings.rebuild_index, progress=progress)
+    return open_index(
+        settings.corpus, settings.index_dir, embeddings, rebuild=settings.rebuild_index, progress=progress
+    )
 
 
 def service_config(settings: Settings) -> ServiceConfig:
     budgets = Budgets(
-        web=settings.llm_budget_web_s, wechat=settings.llm_budget_wechat_s, openai=settings.llm_budget_openai_s
+        web=settings.llm_budget_web_s,
+        wechat=settings.llm_budget_wechat_s,
+        openai=settings.llm_budget_openai_s,
     )
     return ServiceConfig(
         answer=AnswerConfig(top_k=settings.top_k),

@@ -30,8 +30,11 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare", action="store_true", help="also score the baselines, side by side")
     p.add_argument("--gold", type=Path, default=EVAL_DIR / "data" / "gold.jsonl", help="gold questions (JSON lines)")
     p.add_argument("--out", type=Path, default=REPORTS, help="report folder (default: eval/reports)")
-    p.add_argument("--llm", action="store_true",
-                   help="also run with LLM generation (PLANQA_LLM_*): accuracy, rejection rate, latency side by side")
+    p.add_argument(
+        "--llm",
+        action="store_true",
+        help="also run with LLM generation (PLANQA_LLM_*): accuracy, rejection rate, latency side by side",
+    )
     p.add_argument("--limit", type=int, default=None, help="only N questions, spread evenly over the split")
 
 

@@ -13,10 +13,21 @@ from typing import Any
 REPORTS = Path(__file__).parent / "reports"
 PLANQA = "planqa"
 _COLUMNS = [
-    ("accuracy", "answer acc"), ("hit@1", "hit@1"), ("hit@3", "hit@3"), ("mrr", "MRR"), ("unit_exact", "units exact"),
-    ("lead_acc", "lead unit"), ("substring", "substrings"), ("reverse_p", "reverse P"), ("reverse_r", "reverse R"),
-    ("refusal_p", "refusal P"), ("refusal_r", "refusal R"), ("answered_unanswerable", "answered unanswerable"),
-    ("p50_ms", "p50 ms"), ("p95_ms", "p95 ms"), ("max_ms", "max ms"),
+    ("accuracy", "answer acc"),
+    ("hit@1", "hit@1"),
+    ("hit@3", "hit@3"),
+    ("mrr", "MRR"),
+    ("unit_exact", "units exact"),
+    ("lead_acc", "lead unit"),
+    ("substring", "substrings"),
+    ("reverse_p", "reverse P"),
+    ("reverse_r", "reverse R"),
+    ("refusal_p", "refusal P"),
+    ("refusal_r", "refusal R"),
+    ("answered_unanswerable", "answered unanswerable"),
+    ("p50_ms", "p50 ms"),
+    ("p95_ms", "p95 ms"),
+    ("max_ms", "max ms"),
 ]
 
 
@@ -31,7 +42,11 @@ def machine() -> dict[str, str]:
         pass
     try:
         commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=REPORTS.parent, timeout=5
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=REPORTS.parent,
+            timeout=5,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
@@ -93,8 +108,13 @@ def markdown(meta: dict[str, Any], results: dict[str, Any], failures: list[dict[
         out.append(f"| {name} | " + " | ".join(_fmt(o[k]) for k, _ in _COLUMNS) + " |")
     cats = list(next(iter(results.values()))["categories"])
     for key, title in (("accuracy", "Answer accuracy per category"), ("hit@1", "hit@1 per category")):
-        out += ["", f"## {title}", "", "| category | n | " + " | ".join(names) + " |",
-                "|---|---:|" + "---:|" * len(names)]
+        out += [
+            "",
+            f"## {title}",
+            "",
+            "| category | n | " + " | ".join(names) + " |",
+            "|---|---:|" + "---:|" * len(names),
+        ]
         for c in cats:
             n = results[names[0]]["categories"][c]["n"]
             out.append(f"| {c} | {n} | " + " | ".join(_fmt(results[s]["categories"][c][key]) for s in names) + " |")
@@ -107,12 +127,21 @@ def markdown(meta: dict[str, Any], results: dict[str, Any], failures: list[dict[
 
         out += ["", *llm_markdown(meta["llm"])]
     if failures:
-        out += ["", f"## {PLANQA if PLANQA in results else names[0]}: questions answered wrongly ({len(failures)})", "",
-                "| id | question | gold | got |", "|---|---|---|---|"]
+        out += [
+            "",
+            f"## {PLANQA if PLANQA in results else names[0]}: questions answered wrongly ({len(failures)})",
+            "",
+            "| id | question | gold | got |",
+            "|---|---|---|---|",
+        ]
         for f in failures:
             out.append(f"| {f['id']} | {f['question']} | {f['gold']} | {f['got']} |")
-    out += ["", "Metrics: see `eval/score.py`. Retrieval metrics use the cited tasks, best first (up to 3); "
-            "baselines never refuse.", ""]
+    out += [
+        "",
+        "Metrics: see `eval/score.py`. Retrieval metrics use the cited tasks, best first (up to 3); "
+        "baselines never refuse.",
+        "",
+    ]
     return "\n".join(out)
 
 
@@ -140,8 +169,14 @@ def chart(results: dict[str, Any], path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def write(stem: str, meta: dict[str, Any], results: dict[str, Any], failures: list[dict[str, Any]],
-          outcomes: list[dict[str, Any]], out_dir: Path = REPORTS) -> list[Path]:
+def write(
+    stem: str,
+    meta: dict[str, Any],
+    results: dict[str, Any],
+    failures: list[dict[str, Any]],
+    outcomes: list[dict[str, Any]],
+    out_dir: Path = REPORTS,
+) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     md, js, png = out_dir / f"{stem}.md", out_dir / f"{stem}.json", out_dir / f"{stem}.png"
     md.write_text(markdown(meta, results, failures), encoding="utf-8")

@@ -37,7 +37,9 @@ def evaluate(systems: list[System], questions: list[GoldQuestion]) -> tuple[dict
     return results, raw
 
 
-def failures(questions: list[GoldQuestion], outcomes: list[Outcome], predictions: list[Prediction]) -> list[dict[str, Any]]:
+def failures(
+    questions: list[GoldQuestion], outcomes: list[Outcome], predictions: list[Prediction]
+) -> list[dict[str, Any]]:
     out = []
     for q, o, p in zip(questions, outcomes, predictions, strict=True):
         if o.correct:
@@ -47,8 +49,11 @@ def failures(questions: list[GoldQuestion], outcomes: list[Outcome], predictions
         elif q.kind.value == "reverse":
             gold = f"{q.gold_units[0]}: {q.gold_tasks}"
         else:
-            gold = f"{q.gold_tasks}" + (f" {q.lead_unit}" if q.lead_unit else "") + (
-                f" ∋ {'/'.join(q.must_contain)}" if q.must_contain else "")
+            gold = (
+                f"{q.gold_tasks}"
+                + (f" {q.lead_unit}" if q.lead_unit else "")
+                + (f" ∋ {'/'.join(q.must_contain)}" if q.must_contain else "")
+            )
         got = "refused" if not p.found else f"{list(p.tasks)}" + (f" {p.units[0]}" if p.units and q.lead_unit else "")
         out.append({"id": q.id, "question": q.question.replace("|", "/"), "gold": gold, "got": got})
     return out
@@ -107,10 +112,22 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     stem = f"eval-{args.split}" + ("" if args.compare or args.retriever == "hybrid" else f"-{args.retriever}")
     stem += "-http" if args.url else ""
     stem += "-llm" if getattr(args, "llm", False) else ""
-    command = "planqa eval --split " + args.split + (" --compare" if args.compare else "") + (
-        f" --retriever {args.retriever}" if args.retriever != "hybrid" else "") + (f" --url {args.url}" if args.url else "") + (
-        " --llm" if getattr(args, "llm", False) else "") + (f" --limit {args.limit}" if getattr(args, "limit", None) else "")
-    meta = {**report.machine(), "split": args.split, "questions": len(questions), "mode": mode, "command": command}
+    command = (
+        "planqa eval --split "
+        + args.split
+        + (" --compare" if args.compare else "")
+        + (f" --retriever {args.retriever}" if args.retriever != "hybrid" else "")
+        + (f" --url {args.url}" if args.url else "")
+        + (" --llm" if getattr(args, "llm", False) else "")
+        + (f" --limit {args.limit}" if getattr(args, "limit", None) else "")
+    )
+    meta = {
+        **report.machine(),
+        "split": args.split,
+        "questions": len(questions),
+        "mode": mode,
+        "command": command,
+    }
     if getattr(args, "llm", False):
         from eval.llm_report import summary
 
@@ -119,17 +136,25 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     paths = report.write(stem, meta, results, fails, [outcome_dict(o) for o in outcomes], args.out)
 
     print(f"{len(questions)} questions ({args.split}), {mode}")
-    print(f"{'system':<14}{'acc':>7}{'hit@1':>7}{'hit@3':>7}{'MRR':>7}{'units':>7}{'lead':>7}{'refP':>7}{'refR':>7}{'p50ms':>8}{'p95ms':>8}")
+    print(
+        f"{'system':<14}{'acc':>7}{'hit@1':>7}{'hit@3':>7}{'MRR':>7}{'units':>7}{'lead':>7}{'refP':>7}{'refR':>7}{'p50ms':>8}{'p95ms':>8}"
+    )
     for name, r in results.items():
         o = r["overall"]
-        cells = [o[k] for k in ("accuracy", "hit@1", "hit@3", "mrr", "unit_exact", "lead_acc", "refusal_p", "refusal_r")]
-        print(f"{name:<14}" + "".join(f"{report._fmt(c):>7}" for c in cells) + f"{o['p50_ms']:>8.1f}{o['p95_ms']:>8.1f}")
+        cells = [
+            o[k] for k in ("accuracy", "hit@1", "hit@3", "mrr", "unit_exact", "lead_acc", "refusal_p", "refusal_r")
+        ]
+        print(
+            f"{name:<14}" + "".join(f"{report._fmt(c):>7}" for c in cells) + f"{o['p50_ms']:>8.1f}{o['p95_ms']:>8.1f}"
+        )
     names = list(results)
     print("\nanswer accuracy per category" + (f" (hit@1 of {main_name} in brackets)" if len(names) > 1 else ""))
-    print(f"  {'category':<16}{'n':>4}" + "".join(f"{n:>14}" for n in names) + ("" if len(names) > 1 else f"{'hit@1':>8}"))
+    print(
+        f"  {'category':<16}{'n':>4}" + "".join(f"{n:>14}" for n in names) + ("" if len(names) > 1 else f"{'hit@1':>8}")
+    )
     for cat, m in results[main_name]["categories"].items():
-        cells = "".join(f"{report._fmt(results[n]['categories'][cat]['accuracy']):>14}" for n in names)
-        print(f"  {cat:<16}{m['n']:>4}{cells}  ({report._fmt(m['hit@1'])})")
+        row = "".join(f"{report._fmt(results[n]['categories'][cat]['accuracy']):>14}" for n in names)
+        print(f"  {cat:<16}{m['n']:>4}{row}  ({report._fmt(m['hit@1'])})")
     for line in report.verdict(results):
         print(line)
     if "llm" in meta:

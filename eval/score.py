@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -47,12 +48,18 @@ def _norm(text: str) -> str:
 
 def score_one(q: GoldQuestion, p: Prediction) -> Outcome:
     refused = not p.found
-    base = {"id": q.id, "category": q.category.value, "kind": q.kind.value, "refuse": q.refuse, "refused": refused}
+    base: dict[str, Any] = {
+        "id": q.id,
+        "category": q.category.value,
+        "kind": q.kind.value,
+        "refuse": q.refuse,
+        "refused": refused,
+    }
     if q.refuse:
         return Outcome(**base, correct=refused, ms=p.ms)
     gold = set(q.gold_tasks)
     tasks = [] if refused else list(p.tasks)
-    fields: dict[str, float | None] = {}
+    fields: dict[str, Any] = {}
     if q.kind is Kind.REVERSE:
         cited = set(tasks)
         fields["rev_precision"] = len(cited & gold) / len(cited) if cited else 0.0

@@ -86,7 +86,9 @@ class HttpSystem:
         body = r.json()
         cites = body.get("citations", [])
         units = tuple(cites[0]["units"]) if cites else ()
-        return Prediction(bool(body["found"]), tuple(c["task"] for c in cites), units, body["answer"], ms, body["intent"])
+        return Prediction(
+            bool(body["found"]), tuple(c["task"] for c in cites), units, body["answer"], ms, body["intent"]
+        )
 
     def close(self) -> None:
         self._client.close()

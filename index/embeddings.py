@@ -95,7 +95,9 @@ class SentenceTransformerEmbeddings(PlanQAEmbeddings):
         dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dimension = int(dim() or 0)
         if not self.dimension:
-            raise UnknownModelError(f"模型 {name_or_path!r} 未声明向量维度。{name_or_path!r} reports no embedding size.")
+            raise UnknownModelError(
+                f"模型 {name_or_path!r} 未声明向量维度。{name_or_path!r} reports no embedding size."
+            )
         self._query_kw, self._passage_kw = _prompt_kwargs(self._model, name_or_path)
         self._lock = threading.Lock()
 

@@ -21,7 +21,20 @@ _SPACES = re.compile(r"\s+")
 # A sentence ends at 。！？ (or their half-width forms); the mark stays with the sentence.
 _SENTENCE_END = re.compile(r"(?<=[。！？!?])")
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 CN_NUMERAL_CHARS = "零〇一二两三四五六七八九十百千"
 

@@ -176,9 +176,7 @@ def load_index(index_dir: Path, embeddings: PlanQAEmbeddings, corpus_sha256: str
             f"({manifest.dimension}-d), not the configured {embeddings.model_id} ({embeddings.dimension}-d): {fix}."
         )
     if corpus_sha256 is not None and manifest.corpus_sha256 != corpus_sha256:
-        raise IndexStaleError(
-            f"语料已更改，请重建索引。The corpus changed since the index at {path} was built: {fix}."
-        )
+        raise IndexStaleError(f"语料已更改，请重建索引。The corpus changed since the index at {path} was built: {fix}.")
     for name, digest in manifest.files.items():
         if not (path / name).is_file() or _sha256_file(path / name) != digest:
             raise IndexCorruptError(
@@ -209,7 +207,11 @@ def load_index(index_dir: Path, embeddings: PlanQAEmbeddings, corpus_sha256: str
 
 
 def open_index(
-    corpus_path: Path, index_dir: Path, embeddings: PlanQAEmbeddings, rebuild: bool, progress: Progress | None = None
+    corpus_path: Path,
+    index_dir: Path,
+    embeddings: PlanQAEmbeddings,
+    rebuild: bool,
+    progress: Progress | None = None,
 ) -> PlanIndex:
     """Load the index of ``corpus_path``; when it is missing or stale, rebuild if allowed, else raise.
 
@@ -287,6 +289,8 @@ def _prune(builds: Path, keep: str) -> None:
     """Remove old builds and abandoned temp folders, keeping the live one and the one before it."""
     done = sorted((p for p in builds.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
     old = [p for p in done if p.name != keep][: max(0, len(done) - KEEP_BUILDS)]
-    stale_tmp = [p for p in builds.iterdir() if p.name.startswith(".building-") and time.time() - p.stat().st_mtime > 3600]
+    stale_tmp = [
+        p for p in builds.iterdir() if p.name.startswith(".building-") and time.time() - p.stat().st_mtime > 3600
+    ]
     for p in old + stale_tmp:
         shutil.rmtree(p, ignore_errors=True)

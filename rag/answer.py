@@ -22,7 +22,10 @@ from rag.types import Answer, Citation, Intent, Query
 # so they must not count against the plan's coverage of the question ("普法工作是第几个五年普法?").
 _ASKING = re.compile(r"^(?:第?几|多少)")
 # Asking for a quantity: 多少 / 几个 / 几所 / 比例 / 百分之几 / how many.
-_QUANTITY = re.compile(r"多少|(?<!第)几(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|万|千|百)|百分之几|\bhow (?:many|much)\b", re.I)
+_QUANTITY = re.compile(
+    r"多少|(?<!第)几(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|万|千|百)|百分之几|\bhow (?:many|much)\b",
+    re.I,
+)
 # A number as plans write them: digits (1%, 50%, 100周年) or Chinese numerals with a measure word (第三期, 十项).
 _NUMBER = re.compile(r"[0-9]|[一二两三四五六七八九十百千万]+(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|%)")
 # Asking for a person: 局长是谁 / 校长叫什么 — plans assign work to units, never to named office-holders.
@@ -163,9 +166,7 @@ def _retrieved_answer(index: PlanIndex, query: Query, config: AnswerConfig, top_
     if query.intent is Intent.WHO:
         head = f"「{query.topic}」" if query.topic and len(query.topic) <= 20 else "此项工作"
         text = f"{head}见第{task.number}项“{task.title}”，责任单位：{units_phrase(task)}。\n原文：{excerpt}"
-        also = [
-            c for (h, cov), c in zip(ranked[1:], cites[1:], strict=False) if terms and cov >= top_coverage - 1e-9
-        ]
+        also = [c for (h, cov), c in zip(ranked[1:], cites[1:], strict=False) if terms and cov >= top_coverage - 1e-9]
         if also:
             text += "\n另见：" + "；".join(f"第{c.task}项（{c.lead_unit or '未列责任单位'}牵头）" for c in also)
     else:

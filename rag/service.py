@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from index.errors import InvalidQuestionError
 from index.model import Plan, TaskHit
@@ -79,6 +79,15 @@ class ServiceConfig:
     answer_cache_size: int = ANSWER_CACHE_SIZE  # 0: no cache (the evaluation measures each question's work)
     max_replayed_turns: int = MAX_CONVERSATION_TURNS  # user messages of a client's history read, the last ones
     budgets: Budgets = field(default_factory=Budgets)
+
+
+class AskOptions(TypedDict, total=False):
+    """How a question is asked, besides its text and channel."""
+
+    conversation_id: str | None  # a stored conversation (namespaced by channel): follow-ups read its last turn
+    history: Sequence[str]  # or the earlier questions, oldest first, from a client that keeps the conversation
+    top_k: int | None  # citations at most (default: the service's)
+    started: float | None  # time.perf_counter() at the request's arrival: the LLM budget counts from it
 
 
 @dataclass(frozen=True)
@@ -148,42 +157,24 @@ class AnsweringService:
         """The question folded and stripped; InvalidQuestionError when empty or over the length limit."""
         return validate_question(question, self.config.max_question_chars)
 
-    def ask(
-        self,
-        question: str,
-        *,
-        channel: Channel,
-        conversation_id: str | None = None,
-        history: Sequence[str] = (),
-        top_k: int | None = None,
-        started: float | None = None,
-    ) -> Reply:
+    def ask(self, question: str, *, channel: Channel, **options: Unpack[AskOptions]) -> Reply:
         """Answer ``question``: within the stored conversation ``conversation_id``, or after the earlier
         questions ``history`` (a client that sends the whole conversation), or standalone."""
-        stream = self.stream(
-            question, channel=channel, conversation_id=conversation_id, history=history, top_k=top_k, started=started
-        )
+        stream = self.stream(question, channel=channel, **options)
         for _ in stream:
             pass
         assert stream.reply is not None
         return stream.reply
 
-    def stream(
-        self,
-        question: str,
-        *,
-        channel: Channel,
-        conversation_id: str | None = None,
-        history: Sequence[str] = (),
-        top_k: int | None = None,
-        started: float | None = None,
-    ) -> ReplyStream:
+    def stream(self, question: str, *, channel: Channel, **options: Unpack[AskOptions]) -> ReplyStream:
         """``ask``, yielding the text as it is ready. An invalid question raises before anything is yielded."""
+        started = options.get("started")
         started = time.perf_counter() if started is None else started
         text = self.validate(question)
-        top_k = top_k or self.config.answer.top_k
+        top_k = options.get("top_k") or self.config.answer.top_k
+        conversation_id = options.get("conversation_id")
         key = f"{channel.value}:{check_conversation_id(conversation_id)}" if conversation_id is not None else None
-        previous = self.sessions.last(key) if key else self._replay(history, top_k)
+        previous = self.sessions.last(key) if key else self._replay(options.get("history", ()), top_k)
         turn = converse(self.plan, self.compose, previous, text, top_k)
         if key:
             self.sessions.remember(key, turn)
@@ -232,4 +223,4 @@ class AnsweringService:
         return Reply(shown, turn.follow_up, resolved, highlight, conversation_id)
 
 
-__all__ = ["AnsweringService", "Budgets", "Channel", "Reply", "ReplyStream", "ServiceConfig"]
+__all__ = ["AnsweringService", "AskOptions", "Budgets", "Channel", "Reply", "ReplyStream", "ServiceConfig"]

@@ -81,7 +81,15 @@ def _turn(plan: Plan, question: str, resolved: str, kind: FollowUp, result: Answ
     topic = asked.topic if asked else ""
     if not cited and previous is not None:  # not covered: what "它" and "第二个" mean stays as it was
         return Turn(
-            question, resolved, kind, result, asks, topic, previous.base, previous.listing, previous.shown,
+            question,
+            resolved,
+            kind,
+            result,
+            asks,
+            topic,
+            previous.base,
+            previous.listing,
+            previous.shown,
             previous.focus,
         )
     return Turn(question, resolved, kind, result, asks, topic, resolved, cited, cited, cited[0] if cited else None)

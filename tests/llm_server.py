@@ -36,16 +36,37 @@ def model_path() -> Path:
 def llm_server() -> Iterator[str]:
     """Base URL (``http://127.0.0.1:N/v1``) of a llama.cpp server holding the test model, for the session."""
     if importlib.util.find_spec("llama_cpp") is None:
-        pytest.fail("llama-cpp-python is not installed: run `make test` or pip install -e '.[llm-server]' "
-                    "(or skip these tests: pytest -m 'not llm')")
+        pytest.fail(
+            "llama-cpp-python is not installed: run `make test` or pip install -e '.[llm-server]' "
+            "(or skip these tests: pytest -m 'not llm')"
+        )
     path = model_path()
     if not path.is_file() or path.stat().st_size != MODEL_SIZE:
-        pytest.fail(f"the test model is missing at {path}: run `python scripts/fetch_llm_model.py` "
-                    "(or skip these tests: pytest -m 'not llm')")
+        pytest.fail(
+            f"the test model is missing at {path}: run `python scripts/fetch_llm_model.py` "
+            "(or skip these tests: pytest -m 'not llm')"
+        )
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)  # noqa: SIM115
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", MODEL_NAME,
-           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2", "--verbose", "false"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(path),
+        "--model_alias",
+        MODEL_NAME,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--n_ctx",
+        "2048",
+        "--n_threads",
+        "2",
+        "--verbose",
+        "false",
+    ]
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/v1"
     deadline = time.monotonic() + 180

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 
@@ -12,11 +13,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def stop_server(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM, then SIGKILL after 15 s."""
+def stop_server(proc: subprocess.Popen[bytes], grace: float = 15.0) -> int:
+    """SIGTERM, as an operator's stop does; SIGKILL if the process is still there after ``grace`` seconds.
+    Returns the exit status."""
     proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        return proc.wait(timeout=grace)
+    proc.kill()
+    return proc.wait()

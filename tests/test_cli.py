@@ -69,3 +69,13 @@ def test_index_build_other_corpus_then_refuse_stale(tmp_path):
 def test_bad_setting_is_reported(tmp_path):
     out = planqa("tasks", env={"PLANQA_CORPUS": str(tmp_path / "missing.txt")})
     assert out.returncode == 1 and "PLANQA_CORPUS" in out.stderr
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(env):
+    """`planqa tasks --json | true`: the reader is gone before the command prints, so every write goes into a
+    closed pipe; no traceback, and the pipeline succeeds (not 141, death by SIGPIPE)."""
+    cmd = f"{sys.executable} -m api.cli tasks --json | true"
+    out = subprocess.run(
+        ["bash", "-o", "pipefail", "-c", cmd], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True
+    )
+    assert out.returncode == 0 and "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr, out.stderr

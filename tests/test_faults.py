@@ -24,7 +24,12 @@ def _serve_once(env: dict[str, str], timeout: float = 60) -> subprocess.Complete
     """Run ``planqa serve`` expecting it to exit on its own (a failed start-up)."""
     full = {**os.environ, **env, "PLANQA_PORT": str(free_port())}
     return subprocess.run(
-        [sys.executable, "-m", "api.cli", "serve"], cwd=ROOT, env=full, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "api.cli", "serve"],
+        cwd=ROOT,
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -36,7 +41,15 @@ def test_sigkill_mid_build_leaves_the_previous_index_in_service(tmp_path: Path, 
     before = (live / "current").read_text()
     # …then a rebuild killed while it embeds (the progress bar is on stderr).
     build = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "index", "build", "--corpus", str(ROOT / "tests/data/other-city-plan.txt")],
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "index",
+            "build",
+            "--corpus",
+            str(ROOT / "tests/data/other-city-plan.txt"),
+        ],
         cwd=ROOT,
         env={**os.environ, **env},
         stderr=subprocess.PIPE,
@@ -101,9 +114,7 @@ def test_sigterm_lets_in_flight_requests_finish(index_dir: Path, plan_index):
     # uvicorn finishes in-flight requests, then re-raises SIGTERM so the exit status tells how it ended.
     assert proc.wait(timeout=20) in (0, -signal.SIGTERM)
     assert proc.stdout is not None
-    served = [
-        json.loads(line) for line in proc.stdout.read().decode().splitlines() if line.startswith('{"time"')
-    ]
+    served = [json.loads(line) for line in proc.stdout.read().decode().splitlines() if line.startswith('{"time"')]
     served_ok = [e for e in served if e.get("route") == "/ask" and e.get("status") == 200]
     assert len(results) == len(questions)
     assert set(results) <= {200, "turned away"}, results

@@ -10,22 +10,20 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import PlanDep, ServiceDep
 from api.logs import reply_fields
-from api.schemas import AskRequest, AskResponse, ErrorOut, SearchHitOut, SearchOut
+from api.schemas import AskRequest, AskResponse, SearchHitOut, SearchOut, error_responses
 from rag.retrieve import Retriever
 from rag.service import Channel
 
 router = APIRouter(tags=["ask"])
-_ERRORS: dict[int | str, dict[str, object]] = {422: {"model": ErrorOut}, 413: {"model": ErrorOut}}
-_BODY_ERRORS = {**_ERRORS, 400: {"model": ErrorOut}}  # 400: a body that cannot be decoded at all (not UTF-8)
+_ERRORS = error_responses(422, 413)
+_BODY_ERRORS = error_responses(422, 413, 400)  # 400: a body that cannot be decoded at all (not UTF-8)
 
 
 @router.post("/ask", response_model=AskResponse, responses=_BODY_ERRORS, summary="Answer a question with citations")
 def ask(body: AskRequest, service: ServiceDep, request: Request) -> AskResponse:
     """With a ``conversation_id``, follow-ups ("第二个呢?") resolve against that conversation's last turn."""
     started = time.perf_counter()
-    reply = service.ask(
-        body.question, channel=Channel.WEB, conversation_id=body.conversation_id, top_k=body.top_k, started=started
-    )
+    reply = service.ask(body.question, channel=Channel.WEB, **body.options(started))
     request.state.log_fields = reply_fields(reply, body.question)
     return AskResponse.of(reply, (time.perf_counter() - started) * 1000)
 

@@ -22,7 +22,9 @@ def _status(request: Request) -> HealthOut:
     if service is None:
         return HealthOut(status="starting")
     manifest = service.index.manifest
-    return HealthOut(status="ok", index_version=manifest.version, model=manifest.model_id, tasks=len(service.plan.tasks))
+    return HealthOut(
+        status="ok", index_version=manifest.version, model=manifest.model_id, tasks=len(service.plan.tasks)
+    )
 
 
 @router.get("/health", response_model=HealthOut, summary="Liveness: 200 while the process answers")

@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from api.deps import ServiceDep
 from api.errors import ApiError
 from api.logs import reply_fields
-from api.schemas import CitationOut, ErrorOut
+from api.schemas import CitationOut, error_responses
 from api.schemas_openai import (
     MODEL_ID,
     AssistantMessage,
@@ -36,7 +36,7 @@ from rag.service import Channel, Reply, ReplyStream
 router = APIRouter(prefix="/v1", tags=["openai"])
 log = logging.getLogger("planqa.api")
 _STARTED = int(time.time())
-_ERRORS: dict[int | str, dict[str, object]] = {401: {"model": ErrorOut}, 422: {"model": ErrorOut}}
+_ERRORS = error_responses(401, 422)
 
 
 @router.get("/models", response_model=ModelList, responses=_ERRORS, summary="The one model: planqa")
@@ -47,7 +47,7 @@ async def list_models() -> ModelList:
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
-    responses={**_ERRORS, 400: {"model": ErrorOut}, 200: {"content": {"text/event-stream": {}}}},
+    responses={**error_responses(400, 401, 422), 200: {"content": {"text/event-stream": {}}}},
     summary="Chat completion (streaming or not), answered from the plan with citations",
 )
 def chat_completions(body: ChatRequest, service: ServiceDep, request: Request) -> ChatCompletion | StreamingResponse:
@@ -57,7 +57,7 @@ def chat_completions(body: ChatRequest, service: ServiceDep, request: Request) -
         raise ApiError(
             422,
             "no_question",
-            "最后一条消息应是用户的问题。The last message must be the user's question (role \"user\").",
+            '最后一条消息应是用户的问题。The last message must be the user\'s question (role "user").',
         )
     stream = service.stream(questions[-1], channel=Channel.OPENAI, history=questions[:-1], started=started)
     request.state.log_fields = reply_fields(stream.draft, questions[-1])
@@ -87,7 +87,12 @@ class _Completion:
         self.id, self.created, self.model, self.prompt_chars = id, created, model, prompt_chars
 
     def chunk(self, choices: list[dict[str, object]], **extra: object) -> str:
-        base = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model}
+        base = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+        }
         return sse({**base, "choices": choices, **extra})
 
     def delta(self, delta: dict[str, object], finish: str | None = None, **extra: object) -> str:
@@ -96,7 +101,11 @@ class _Completion:
 
 def _chunks(c: _Completion, stream: ReplyStream, include_usage: bool, request: Request, question: str) -> Iterator[str]:
     cited = [CitationOut.of(x).model_dump() for x in stream.draft.answer.citations]
-    yield c.delta({"role": "assistant", "content": ""}, citations=cited, planqa=_info(stream.draft).model_dump(exclude={"answer_mode", "answer_mode_reason"}))
+    yield c.delta(
+        {"role": "assistant", "content": ""},
+        citations=cited,
+        planqa=_info(stream.draft).model_dump(exclude={"answer_mode", "answer_mode_reason"}),
+    )
     produced = 0
     try:
         for piece in stream:

@@ -8,12 +8,12 @@ from fastapi import APIRouter, Path
 
 from api.deps import PlanDep
 from api.errors import ApiError
-from api.schemas import ErrorOut, PlanOut, SectionOut, TaskOut, UnitOut, UnitTasksOut
+from api.schemas import PlanOut, SectionOut, TaskOut, UnitOut, UnitTasksOut, error_responses
 from index.normalize import normalize
 from index.units import find_units, tasks_of, unit_names
 
 router = APIRouter(tags=["plan"])
-_404: dict[int | str, dict[str, object]] = {404: {"model": ErrorOut}}
+_404 = error_responses(404)
 
 
 @router.get("/tasks", response_model=PlanOut, summary="Every section and task of the plan")

@@ -19,27 +19,23 @@ from fastapi.responses import StreamingResponse
 from api.deps import ServiceDep
 from api.errors import error_body
 from api.logs import reply_fields
-from api.schemas import AskRequest, AskResponse, ErrorOut
+from api.schemas import AskRequest, AskResponse, error_responses
 from api.sse import SSE_HEADERS, sse
 from index.errors import PlanQAError
 from rag.service import Channel, ReplyStream
 
 router = APIRouter(tags=["ask"])
 log = logging.getLogger("planqa.api")
-_RESPONSES: dict[int | str, dict[str, object]] = {
+_RESPONSES = {
     200: {"content": {"text/event-stream": {}}, "description": "meta, delta…, done (or error) events"},
-    400: {"model": ErrorOut},  # a body that cannot be decoded at all (not UTF-8)
-    413: {"model": ErrorOut},
-    422: {"model": ErrorOut},
+    **error_responses(400, 413, 422),  # 400: a body that cannot be decoded at all (not UTF-8)
 }
 
 
 @router.post("/ask/stream", response_class=StreamingResponse, responses=_RESPONSES, summary="Answer as a stream")
 def ask_stream(body: AskRequest, service: ServiceDep, request: Request) -> StreamingResponse:
     started = time.perf_counter()
-    stream = service.stream(
-        body.question, channel=Channel.WEB, conversation_id=body.conversation_id, top_k=body.top_k, started=started
-    )
+    stream = service.stream(body.question, channel=Channel.WEB, **body.options(started))
     request.state.log_fields = reply_fields(stream.draft, body.question)
     events = _events(stream, started, request, body.question)
     return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)

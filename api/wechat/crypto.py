@@ -47,9 +47,7 @@ def signature(*parts: str) -> str:
 def check_signature(given: str, *parts: str) -> None:
     """Raise SignatureError unless ``given`` is the signature of ``parts`` (compared in constant time)."""
     if not hmac.compare_digest(signature(*parts).encode(), (given or "").lower().encode("ascii", "replace")):
-        raise SignatureError(
-            "签名不正确。Bad signature: check that the token matches the one in the console."
-        )
+        raise SignatureError("签名不正确。Bad signature: check that the token matches the one in the console.")
 
 
 def decode_aes_key(encoding_aes_key: str) -> bytes:
@@ -105,22 +103,19 @@ class MessageCrypto:
         except (binascii.Error, ValueError) as e:
             raise DecryptError("解密失败：不是base64。Decryption failed: Encrypt is not base64.") from e
         if not data or len(data) % 16:
-            raise DecryptError(
-                "解密失败：长度不正确。Decryption failed: ciphertext length is not a block multiple."
-            )
+            raise DecryptError("解密失败：长度不正确。Decryption failed: ciphertext length is not a block multiple.")
         decryptor = self._cipher().decryptor()
         plain = unpad(decryptor.update(data) + decryptor.finalize())
         if len(plain) < 20:
             raise DecryptError("解密失败：内容过短。Decryption failed: plaintext too short.")
         (length,) = struct.unpack(">I", plain[16:20])
         if 20 + length > len(plain):
-            raise DecryptError(
-                "解密失败：长度字段不正确。Decryption failed: bad length; check the EncodingAESKey."
-            )
+            raise DecryptError("解密失败：长度字段不正确。Decryption failed: bad length; check the EncodingAESKey.")
         body, receiver = plain[20 : 20 + length], plain[20 + length :]
         if not hmac.compare_digest(receiver, self.receive_id.encode("utf-8")):
             raise ReceiverError(
-                "消息不属于本账号。The message names another AppID/CorpID: check PLANQA_WECHAT_APPID / PLANQA_WECOM_CORPID."
+                "消息不属于本账号。The message names another AppID/CorpID: "
+                "check PLANQA_WECHAT_APPID / PLANQA_WECOM_CORPID."
             )
         try:
             return body.decode("utf-8")

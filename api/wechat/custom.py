@@ -52,7 +52,7 @@ class CustomService:
             return self._token
 
     async def send_text(self, openid: str, content: str) -> None:
-        payload = {"touser": openid, "msgtype": "text", "text": {"content": content}}
+        payload: dict[str, object] = {"touser": openid, "msgtype": "text", "text": {"content": content}}
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             for attempt in range(2):
                 token = await self._access_token(client, refresh=attempt > 0)

@@ -33,9 +33,7 @@ Sender = Callable[[str, str], Awaitable[None]]  # (user, text) → delivered out
 class RateLimiter:
     """At most ``limit`` events per user in any ``window`` seconds; remembers at most ``max_users`` users."""
 
-    def __init__(
-        self, limit: int, window: float, max_users: int = 10_000, clock: Callable[[], float] = time.monotonic
-    ):
+    def __init__(self, limit: int, window: float, max_users: int = 10_000, clock: Callable[[], float] = time.monotonic):
         self.limit, self.window, self.clock = limit, window, clock
         self._users: BoundedCache[str, deque[float]] = BoundedCache(max_users, ttl=window, clock=clock)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -16,7 +17,7 @@ from fastapi.responses import PlainTextResponse, Response
 
 from api.deps import ServiceDep
 from api.errors import ApiError
-from api.schemas import ErrorOut
+from api.schemas import OpenAPIResponses, error_responses
 from api.wechat.accounts import Account
 from api.wechat.crypto import MessageCrypto, SignatureError, WeChatError, check_signature
 from api.wechat.dialogue import Answerer
@@ -29,15 +30,19 @@ MAX_BODY = 64 * 1024
 MAX_AGE = 300  # seconds: a signed request older (or further in the future) than this is refused as a replay
 
 
-def _refusals(*statuses: int) -> dict[int | str, dict[str, object]]:
-    """Declared error responses (the usual JSON error): 400 not a message of ours (bad XML, key or AppID),
-    403 bad signature or stale timestamp, 404 account not configured, 413 body over ``MAX_BODY``."""
-    return {status: {"model": ErrorOut} for status in statuses}
-
-
-_REPLY = {200: {"content": {"application/xml": {}, "text/plain": {}}, "description": "XML reply, or success"}}
-_ECHO = {200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "The echostr, decrypted"}}
-_SETTING = {Channel.WECHAT: ("公众号", "PLANQA_WECHAT_TOKEN"), Channel.WECOM: ("企业微信应用", "PLANQA_WECOM_TOKEN")}
+# Refusals (the usual JSON error): 400 not a message of ours (bad XML, key or AppID), 403 bad signature or stale
+# timestamp, 404 account not configured, 413 body over MAX_BODY.
+_REPLY: OpenAPIResponses = {
+    200: {"content": {"application/xml": {}, "text/plain": {}}, "description": "XML reply, or success"}
+}
+_ECHO: OpenAPIResponses = {
+    200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "The echostr, decrypted"}
+}
+_MESSAGE_RESPONSES = {**_REPLY, **error_responses(400, 403, 404, 413)}
+_SETTING = {
+    Channel.WECHAT: ("公众号", "PLANQA_WECHAT_TOKEN"),
+    Channel.WECOM: ("企业微信应用", "PLANQA_WECOM_TOKEN"),
+}
 
 
 def get_answerer(service: ServiceDep) -> Answerer:
@@ -111,7 +116,7 @@ async def _respond(account: Account, msg: Inbound, answerer: Answerer, request: 
 @router.get(
     "/wechat",
     response_class=Response,  # the refusals are JSON, the echo plain text
-    responses={**_ECHO, **_refusals(403, 404)},
+    responses={**_ECHO, **error_responses(403, 404)},
     summary="公众号 server verification",
 )
 async def wechat_verify(
@@ -129,7 +134,7 @@ async def wechat_verify(
 @router.get(
     "/wecom",
     response_class=Response,  # the refusals are JSON, the echo plain text
-    responses={**_ECHO, **_refusals(400, 403, 404)},
+    responses={**_ECHO, **error_responses(400, 403, 404)},
     summary="企业微信 URL verification",
 )
 async def wecom_verify(
@@ -144,10 +149,29 @@ async def wecom_verify(
         raise _bad(e) from e
 
 
+async def _receive(
+    request: Request,
+    channel: Channel,
+    answerer: Answerer,
+    timestamp: str,
+    open_message: Callable[[Account, bytes], tuple[Inbound, bool]],
+) -> Response:
+    """The steps every message takes: account, body size, fresh timestamp, then ``open_message`` (signature
+    and decryption: (message, whether it was encrypted)), the dialogue, and the reply."""
+    account = _account(request, channel)
+    body = await _body(request)
+    _check_fresh(timestamp)
+    try:
+        msg, encrypted = open_message(account, body)
+    except WeChatError as e:
+        raise _bad(e) from e
+    return await _respond(account, msg, answerer, request, encrypted)
+
+
 @router.post(
     "/wechat",
     response_class=Response,
-    responses={**_REPLY, **_refusals(400, 403, 404, 413)},
+    responses=_MESSAGE_RESPONSES,
     summary="公众号 messages (plaintext, compatible or safe mode)",
 )
 async def wechat_message(
@@ -159,42 +183,30 @@ async def wechat_message(
     encrypt_type: str = "",
     msg_signature: str = "",
 ) -> Response:
-    account = _account(request, Channel.WECHAT)
-    body = await _body(request)
-    _check_fresh(timestamp)
-    encrypted = encrypt_type.lower() == "aes"
-    try:
+    def open_message(account: Account, body: bytes) -> tuple[Inbound, bool]:
         check_signature(signature, account.token, timestamp, nonce)
-        if encrypted:
+        if encrypt_type.lower() == "aes":
             if account.crypto is None:
-                raise WeChatError(
-                    "收到加密消息但未配置EncodingAESKey。Encrypted message: set PLANQA_WECHAT_AES_KEY."
-                )
-            msg = _open(account.crypto, body, msg_signature, timestamp, nonce)
-        elif encrypt_type.lower() in {"", "raw"}:
-            msg = Inbound.of(parse_fields(body))
-        else:
-            raise WeChatError(f"不支持的加密方式。Unsupported encrypt_type {encrypt_type!r}.")
-    except WeChatError as e:
-        raise _bad(e) from e
-    return await _respond(account, msg, answerer, request, encrypted)
+                raise WeChatError("收到加密消息但未配置EncodingAESKey。Encrypted message: set PLANQA_WECHAT_AES_KEY.")
+            return _open(account.crypto, body, msg_signature, timestamp, nonce), True
+        if encrypt_type.lower() in {"", "raw"}:
+            return Inbound.of(parse_fields(body)), False
+        raise WeChatError(f"不支持的加密方式。Unsupported encrypt_type {encrypt_type!r}.")
+
+    return await _receive(request, Channel.WECHAT, answerer, timestamp, open_message)
 
 
 @router.post(
     "/wecom",
     response_class=Response,
-    responses={**_REPLY, **_refusals(400, 403, 404, 413)},
+    responses=_MESSAGE_RESPONSES,
     summary="企业微信 messages (always encrypted)",
 )
 async def wecom_message(
     request: Request, answerer: AnswererDep, msg_signature: str = "", timestamp: str = "", nonce: str = ""
 ) -> Response:
-    account = _account(request, Channel.WECOM)
-    assert account.crypto is not None
-    body = await _body(request)
-    _check_fresh(timestamp)
-    try:
-        msg = _open(account.crypto, body, msg_signature, timestamp, nonce)
-    except WeChatError as e:
-        raise _bad(e) from e
-    return await _respond(account, msg, answerer, request, encrypt=True)
+    def open_message(account: Account, body: bytes) -> tuple[Inbound, bool]:
+        assert account.crypto is not None  # WeCom always encrypts: the account is built with its key
+        return _open(account.crypto, body, msg_signature, timestamp, nonce), True
+
+    return await _receive(request, Channel.WECOM, answerer, timestamp, open_message)

@@ -63,11 +63,20 @@ def _free_port() -> int:
 def start(cmd: list[str], env: dict[str, str], timeout: float = 120.0) -> tuple[subprocess.Popen[bytes], str, float]:
     """Start a server on a free loopback port; return it, its URL and the seconds until /health said 200."""
     port = _free_port()
-    full_env = {**os.environ, **env, "PLANQA_HOST": "127.0.0.1", "PLANQA_PORT": str(port), "PLANQA_LOG_LEVEL": "warning"}
+    full_env = {
+        **os.environ,
+        **env,
+        "PLANQA_HOST": "127.0.0.1",
+        "PLANQA_PORT": str(port),
+        "PLANQA_LOG_LEVEL": "warning",
+    }
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [c.replace("{port}", str(port)) for c in cmd], cwd=ROOT, env=full_env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [c.replace("{port}", str(port)) for c in cmd],
+        cwd=ROOT,
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     url = f"http://127.0.0.1:{port}"
     with httpx.Client(timeout=1.0) as client:
@@ -145,8 +154,15 @@ async def _load(
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         wall = time.perf_counter() - started
-    return {"label": label, "concurrency": concurrency, "requests": len(latencies), "errors": errors, "seconds": round(wall, 2),
-            "throughput_rps": round(len(latencies) / wall, 1), **percentiles(latencies)}
+    return {
+        "label": label,
+        "concurrency": concurrency,
+        "requests": len(latencies),
+        "errors": errors,
+        "seconds": round(wall, 2),
+        "throughput_rps": round(len(latencies) / wall, 1),
+        **percentiles(latencies),
+    }
 
 
 def http_bench(cmd: list[str], env: dict[str, str], questions: list[str], args: argparse.Namespace) -> dict[str, Any]:
@@ -156,8 +172,10 @@ def http_bench(cmd: list[str], env: dict[str, str], questions: list[str], args: 
         # questions again and again (repeated questions come from the cache, as a FAQ's traffic would).
         first = int(args.concurrency.split(",")[0])
         levels = [asyncio.run(_load(url, questions, first, len(questions), args.duration, "each question once"))]
-        levels += [asyncio.run(_load(url, questions, c, args.requests, args.duration, "repeated questions"))
-                   for c in (int(x) for x in args.concurrency.split(","))]
+        levels += [
+            asyncio.run(_load(url, questions, c, args.requests, args.duration, "repeated questions"))
+            for c in (int(x) for x in args.concurrency.split(","))
+        ]
         rss = peak_rss_mb(proc.pid)
     finally:
         stop(proc)
@@ -183,7 +201,10 @@ def main(args: argparse.Namespace, settings: Any) -> int:
         index = build_index(corpus, corpus_title(settings.corpus), Path(tmp), embeddings)
         results["planqa"]["index_build_s"] = round(time.perf_counter() - t, 2)
         results["planqa"]["chunks"] = len(index.chunks)
-        print(f"PlanQA index build: {results['planqa']['index_build_s']} s ({len(index.chunks)} sentences)", flush=True)
+        print(
+            f"PlanQA index build: {results['planqa']['index_build_s']} s ({len(index.chunks)} sentences)",
+            flush=True,
+        )
         service = eval_service(settings, index)  # as the server answers, without the answer cache
         results["planqa"]["in_process"] = in_process(
             lambda q: service.ask(q, channel=Channel.EVAL), questions, args.passes
@@ -193,8 +214,11 @@ def main(args: argparse.Namespace, settings: Any) -> int:
         env = {"PLANQA_INDEX_DIR": tmp, "PLANQA_REBUILD_INDEX": "false", "PLANQA_RATE_LIMIT_PER_IP": "0"}
         results["planqa"]["workers"] = args.workers
         results["planqa"].update(http_bench(cmd, env, questions, args))
-        print(f"PlanQA HTTP: {results['planqa']['load']}, cold start {results['planqa']['cold_start_s']} s, "
-              f"peak RSS {results['planqa']['peak_rss_mb']} MiB", flush=True)
+        print(
+            f"PlanQA HTTP: {results['planqa']['load']}, cold start {results['planqa']['cold_start_s']} s, "
+            f"peak RSS {results['planqa']['peak_rss_mb']} MiB",
+            flush=True,
+        )
 
     if not args.no_baseline:
         t = time.perf_counter()
@@ -202,14 +226,28 @@ def main(args: argparse.Namespace, settings: Any) -> int:
         results["langchain"]["index_build_s"] = round(time.perf_counter() - t, 2)
         results["langchain"]["chunks"] = len(lc.docs)
         results["langchain"]["in_process"] = in_process(lc.ask, questions, args.passes)
-        cmd = [sys.executable, "-m", "uvicorn", "--factory", "eval.bench.baseline_app:app_factory",
-               "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"]
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "eval.bench.baseline_app:app_factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--log-level",
+            "warning",
+        ]
         results["langchain"]["workers"] = 1
         results["langchain"].update(http_bench(cmd, {}, questions, args))
         print(f"LangChain: {results['langchain']}", flush=True)
 
-    meta = {**report.machine(), "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-            "command": "planqa bench " + " ".join(sys.argv[1:] if sys.argv[0].endswith("bench") else [])}
+    meta = {
+        **report.machine(),
+        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "command": "planqa bench " + " ".join(sys.argv[1:] if sys.argv[0].endswith("bench") else []),
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps({"meta": meta, "targets": TARGETS, **results}, indent=1) + "\n")
     md = markdown(meta, results, args)
@@ -238,9 +276,17 @@ def markdown(meta: dict[str, Any], r: dict[str, Any], args: argparse.Namespace) 
         _row("index build (s)", p.get("index_build_s"), lc.get("index_build_s")),
         _row("chunks", p.get("chunks"), lc.get("chunks")),
         _row("cold start to /health (s)", p.get("cold_start_s"), lc.get("cold_start_s"), "< 3 s"),
-        _row("in-process p50 (ms)", p["in_process"]["p50_ms"], (lc.get("in_process") or {}).get("p50_ms"), "< 30 ms"),
-        _row("in-process CPU time p50 (ms)", p["in_process"]["cpu_p50_ms"],
-             (lc.get("in_process") or {}).get("cpu_p50_ms")),
+        _row(
+            "in-process p50 (ms)",
+            p["in_process"]["p50_ms"],
+            (lc.get("in_process") or {}).get("p50_ms"),
+            "< 30 ms",
+        ),
+        _row(
+            "in-process CPU time p50 (ms)",
+            p["in_process"]["cpu_p50_ms"],
+            (lc.get("in_process") or {}).get("cpu_p50_ms"),
+        ),
         _row("in-process p95 (ms)", p["in_process"]["p95_ms"], (lc.get("in_process") or {}).get("p95_ms")),
         _row("peak RSS of the server (MiB)", p.get("peak_rss_mb"), lc.get("peak_rss_mb")),
     ]
@@ -249,14 +295,25 @@ def markdown(meta: dict[str, Any], r: dict[str, Any], args: argparse.Namespace) 
         other = other_levels[i] if i < len(other_levels) else {}
         name = f"HTTP {level['concurrency']} clients, {level['label']}"
         out += [
-            _row(f"{name}: requests / errors", f"{level['requests']} / {level['errors']}",
-                 f"{other.get('requests')} / {other.get('errors')}" if other else None, "0 errors"),
+            _row(
+                f"{name}: requests / errors",
+                f"{level['requests']} / {level['errors']}",
+                f"{other.get('requests')} / {other.get('errors')}" if other else None,
+                "0 errors",
+            ),
             _row(f"{name}: throughput (req/s)", level["throughput_rps"], other.get("throughput_rps"), "> 200"),
-            _row(f"{name}: p50 / p95 / p99 (ms)", f"{level['p50_ms']} / {level['p95_ms']} / {level['p99_ms']}",
-                 f"{other.get('p50_ms')} / {other.get('p95_ms')} / {other.get('p99_ms')}" if other else None),
+            _row(
+                f"{name}: p50 / p95 / p99 (ms)",
+                f"{level['p50_ms']} / {level['p95_ms']} / {level['p99_ms']}",
+                f"{other.get('p50_ms')} / {other.get('p95_ms')} / {other.get('p99_ms')}" if other else None,
+            ),
         ]
-    out += ["", f"Load: the {len(load_gold())} gold questions (lookups answered from the parsed plan, and questions "
-            "that need an embedding). \"each question once\": one pass, PlanQA's answer cache cold. \"repeated "
-            f"questions\": at most {args.requests} requests or {args.duration:.0f} s cycling through them, so PlanQA "
-            "answers most from its cache (the baseline has none). In-process figures are without the cache.", ""]
+    out += [
+        "",
+        f"Load: the {len(load_gold())} gold questions (lookups answered from the parsed plan, and questions "
+        'that need an embedding). "each question once": one pass, PlanQA\'s answer cache cold. "repeated '
+        f'questions": at most {args.requests} requests or {args.duration:.0f} s cycling through them, so PlanQA '
+        "answers most from its cache (the baseline has none). In-process figures are without the cache.",
+        "",
+    ]
     return "\n".join(out)

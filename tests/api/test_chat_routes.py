@@ -133,10 +133,17 @@ def test_stream_failure_midway_becomes_an_error_event(fresh_client, settings, pl
 
 
 def test_chat_completion_shape_and_citations(client):
-    r = client.post("/v1/chat/completions", json={"model": "planqa", "messages": [
-        {"role": "system", "content": "You are helpful."},
-        {"role": "user", "content": [{"type": "text", "text": "谁负责近视防控?"}]},
-    ], "temperature": 0.7})
+    r = client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "planqa",
+            "messages": [
+                {"role": "system", "content": "You are helpful."},
+                {"role": "user", "content": [{"type": "text", "text": "谁负责近视防控?"}]},
+            ],
+            "temperature": 0.7,
+        },
+    )
     body = r.json()
     assert r.status_code == 200 and body["object"] == "chat.completion"
     content = body["choices"][0]["message"]["content"]
@@ -149,11 +156,16 @@ def test_chat_completion_shape_and_citations(client):
 def test_chat_history_resolves_follow_ups(client):
     first = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "基教科负责哪些任务?"}]})
     listed = [c["task"] for c in first.json()["citations"]]
-    r = client.post("/v1/chat/completions", json={"messages": [
-        {"role": "user", "content": "基教科负责哪些任务?"},
-        {"role": "assistant", "content": first.json()["choices"][0]["message"]["content"]},
-        {"role": "user", "content": "第二个呢?"},
-    ]})
+    r = client.post(
+        "/v1/chat/completions",
+        json={
+            "messages": [
+                {"role": "user", "content": "基教科负责哪些任务?"},
+                {"role": "assistant", "content": first.json()["choices"][0]["message"]["content"]},
+                {"role": "user", "content": "第二个呢?"},
+            ]
+        },
+    )
     assert r.json()["citations"][0]["task"] == listed[1]
     assert r.json()["planqa"]["follow_up"] == "item"
 
@@ -165,8 +177,14 @@ def test_chat_last_message_must_be_the_user(client):
 
 
 def test_chat_stream_chunks(client):
-    r = client.post("/v1/chat/completions", json={"stream": True, "stream_options": {"include_usage": True},
-                                                  "messages": [{"role": "user", "content": "谁负责近视防控?"}]})
+    r = client.post(
+        "/v1/chat/completions",
+        json={
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": "谁负责近视防控?"}],
+        },
+    )
     evs = events(r.text)
     assert evs[-1][1] == "[DONE]"
     chunks = [d for _, d in evs[:-1]]

@@ -18,7 +18,13 @@ def test_ask_over_http(live_server):
 
 
 def test_concurrent_requests_all_answered(live_server):
-    questions = ["谁负责近视防控?", "课后服务归哪个科室管?", "基教科负责哪些任务?", "第12项任务是什么", "天气如何"] * 8
+    questions = [
+        "谁负责近视防控?",
+        "课后服务归哪个科室管?",
+        "基教科负责哪些任务?",
+        "第12项任务是什么",
+        "天气如何",
+    ] * 8
     with httpx.Client(base_url=live_server, timeout=30) as c, ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda q: c.post("/ask", json={"question": q}), questions))
     assert all(r.status_code == 200 for r in results)

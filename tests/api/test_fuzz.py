@@ -123,9 +123,7 @@ def _call_watched(case: Any) -> Any:
     worker.start()
     worker.join(HANG_S)
     if worker.is_alive():
-        raise AssertionError(
-            f"{case.method} {case.formatted_path} did not answer within {HANG_S:.0f} s: {case!r}"
-        )
+        raise AssertionError(f"{case.method} {case.formatted_path} did not answer within {HANG_S:.0f} s: {case!r}")
     if "error" in result:
         raise result["error"]
     CASES[f"{case.method} {case.operation.path}"] += 1

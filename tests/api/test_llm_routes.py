@@ -92,8 +92,14 @@ def test_a_live_server_configured_by_environment_answers_with_the_llm(
             assert len(deltas) >= 2
 
         # /v1/chat/completions, streamed: content pieces, and the mode in the closing chunk.
-        chunks = [d for _, d in sse_events(url, "/v1/chat/completions", {
-            "model": "planqa", "stream": True, "messages": [{"role": "user", "content": QUESTION}]})]
+        chunks = [
+            d
+            for _, d in sse_events(
+                url,
+                "/v1/chat/completions",
+                {"model": "planqa", "stream": True, "messages": [{"role": "user", "content": QUESTION}]},
+            )
+        ]
         assert chunks[-1] == "[DONE]"
         content = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks[:-1] if c["choices"])
         closing = next(c for c in chunks[:-1] if c["choices"] and c["choices"][0]["finish_reason"] == "stop")

@@ -65,7 +65,11 @@ def test_errors_reach_the_client_as_openai_errors(oai):
 
 def test_api_key_required_when_configured(index_dir, plan_index):
     proc, url = start_server(
-        {"PLANQA_INDEX_DIR": str(index_dir), "PLANQA_REBUILD_INDEX": "false", "PLANQA_API_KEYS": "s3cret,other"}
+        {
+            "PLANQA_INDEX_DIR": str(index_dir),
+            "PLANQA_REBUILD_INDEX": "false",
+            "PLANQA_API_KEYS": "s3cret,other",
+        }
     )
     try:
         wrong = openai.OpenAI(base_url=f"{url}/v1", api_key="guess", max_retries=0, timeout=30)
@@ -73,7 +77,9 @@ def test_api_key_required_when_configured(index_dir, plan_index):
             wrong.models.list()
         right = openai.OpenAI(base_url=f"{url}/v1", api_key="other", max_retries=0, timeout=30)
         assert [m.id for m in right.models.list()] == ["planqa"]
-        reply = right.chat.completions.create(model="planqa", messages=[{"role": "user", "content": "第12项任务是什么"}])
+        reply = right.chat.completions.create(
+            model="planqa", messages=[{"role": "user", "content": "第12项任务是什么"}]
+        )
         assert "【第12项】" in reply.choices[0].message.content
     finally:
         stop_server(proc)

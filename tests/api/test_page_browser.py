@@ -93,7 +93,10 @@ def test_page_loads_as_modules(browser, live_server):
 
     def seen(response):
         if response.request.resource_type == "script":
-            scripts[response.url.rsplit("/", 1)[-1]] = (response.status, response.headers.get("content-type", ""))
+            scripts[response.url.rsplit("/", 1)[-1]] = (
+                response.status,
+                response.headers.get("content-type", ""),
+            )
 
     pg.on("response", seen)
     try:
@@ -124,16 +127,20 @@ def test_ask_see_answer_expand_and_follow_up(page, live_server):
     # Slow the network down so that the pending state stays long enough to be seen.
     cdp = page.context.new_cdp_session(page)
     cdp.send("Network.enable")
-    cdp.send("Network.emulateNetworkConditions",
-             {"offline": False, "latency": 1500, "downloadThroughput": -1, "uploadThroughput": -1})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 1500, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     page.get_by_role("button", name="谁负责近视防控？").click()
     first = answers(page).first
     assert first.get_attribute("aria-busy") == "true"
     assert "正在" in first.locator(".status").inner_text()
     assert page.locator("#ask-button").is_disabled()
     shot(page, "2-pending")
-    cdp.send("Network.emulateNetworkConditions",
-             {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    cdp.send(
+        "Network.emulateNetworkConditions",
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1},
+    )
     wait_answered(page, 1)
 
     assert first.get_attribute("data-state") == "done"
@@ -224,8 +231,13 @@ def test_browse_by_unit(page, live_server):
 
 
 def test_phone_viewport(browser, live_server):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True,
-                                  has_touch=True, locale="zh-CN")
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        locale="zh-CN",
+    )
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT)
     try:
@@ -250,7 +262,11 @@ def test_phone_viewport(browser, live_server):
 
 def test_access_key_asked_for_when_the_server_wants_one(browser, index_dir, plan_index):
     proc, url = start_server(
-        {"PLANQA_INDEX_DIR": str(index_dir), "PLANQA_REBUILD_INDEX": "false", "PLANQA_API_KEYS": "teacher-key"}
+        {
+            "PLANQA_INDEX_DIR": str(index_dir),
+            "PLANQA_REBUILD_INDEX": "false",
+            "PLANQA_API_KEYS": "teacher-key",
+        }
     )
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     pg = context.new_page()

@@ -13,7 +13,6 @@ import json
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,13 +24,9 @@ import pytest
 import xmltodict
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
-from wechatpy import parse_message
 from wechatpy.crypto import PrpCrypto as PeerPrpCrypto
-from wechatpy.crypto import WeChatCrypto as PeerCrypto
 from wechatpy.enterprise.crypto import PrpCrypto as PeerWorkPrpCrypto
-from wechatpy.enterprise.crypto import WeChatCrypto as PeerWorkCrypto
 from wechatpy.exceptions import InvalidSignatureException
-from wechatpy.utils import WeChatSigner
 
 from api.deps import ServiceDep
 from api.main import create_app
@@ -41,98 +36,23 @@ from api.wechat.custom import CustomService
 from api.wechat.dialogue import RateLimiter
 from api.wechat.routes import get_answerer
 from api.wechat.xml import Inbound, parse_fields
-from config.settings import Settings
 from config.wiring import build_service
 from index.model import Plan
 from index.store import PlanIndex, build_index
 from rag.caches import BoundedCache
 from rag.service import Channel
+from tests.api.wechat_peer import (
+    ACCOUNT,
+    AES_KEY,
+    APPID,
+    CORPID,
+    TOKEN,
+    Platform,
+    inbound,
+    sign,
+    wechat_settings,
+)
 from tests.conftest import start_server, stop_server
-
-TOKEN = "planqa-test-token"
-AES_KEY = base64.b64encode(os.urandom(32)).decode()[:-1]  # 43 characters, like the console's
-APPID = "wx1234567890abcdef"
-CORPID = "ww0123456789abcdef"
-ACCOUNT = "gh_0123456789ab"
-
-
-def sign(*parts: str) -> str:
-    signer = WeChatSigner()
-    signer.add_data(*parts)
-    return signer.signature
-
-
-def inbound(user: str, msg_type: str = "text", msg_id: str | None = None, **fields: str) -> str:
-    """A message as WeChat would push it."""
-    body = {
-        "ToUserName": ACCOUNT,
-        "FromUserName": user,
-        "CreateTime": str(int(time.time())),
-        "MsgType": msg_type,
-        **fields,
-    }
-    if msg_type != "event":
-        body["MsgId"] = msg_id or str(uuid.uuid4().int % 10**18)
-    return "<xml>" + "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in body.items()) + "</xml>"
-
-
-class Platform:
-    """WeChat's side of the conversation, done with wechatpy."""
-
-    def __init__(self, client: TestClient | httpx.Client, appid: str = APPID) -> None:
-        self.client = client
-        self.oa = PeerCrypto(TOKEN, AES_KEY, appid)
-        self.work = PeerWorkCrypto(TOKEN, AES_KEY, CORPID)
-
-    def params(self, timestamp: int | None = None) -> dict[str, str]:
-        ts, nonce = str(timestamp or int(time.time())), str(uuid.uuid4().int % 10**9)
-        return {"signature": sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce}
-
-    def post_plain(self, xml: str, **override: str) -> httpx.Response:
-        return self.client.post(
-            "/wechat", params={**self.params(), "openid": "x", **override}, content=xml.encode()
-        )
-
-    def post_aes(self, xml: str, timestamp: int | None = None) -> httpx.Response:
-        params = self.params(timestamp)
-        envelope = self.oa.encrypt_message(xml, params["nonce"], params["timestamp"])
-        msg_signature = xmltodict.parse(envelope)["xml"]["MsgSignature"]
-        params.update(encrypt_type="aes", msg_signature=msg_signature)
-        return self.client.post("/wechat", params=params, content=envelope.encode())
-
-    def post_wecom(self, xml: str) -> httpx.Response:
-        ts, nonce = str(int(time.time())), "1372623149"
-        envelope = self.work.encrypt_message(xml, nonce, ts)
-        msg_signature = xmltodict.parse(envelope)["xml"]["MsgSignature"]
-        params = {"msg_signature": msg_signature, "timestamp": ts, "nonce": nonce}
-        return self.client.post("/wecom", params=params, content=envelope.encode())
-
-    def open_reply(self, r: httpx.Response, crypto: PeerCrypto | PeerWorkCrypto | None = None):  # type: ignore[no-untyped-def]
-        """The reply as wechatpy parses it (decrypting and checking its signature first when encrypted)."""
-        assert r.status_code == 200, r.text
-        xml = r.text
-        if crypto is not None:
-            env = xmltodict.parse(xml)["xml"]
-            assert set(env) >= {"Encrypt", "MsgSignature", "TimeStamp", "Nonce"}
-            xml = crypto.decrypt_message(xml, env["MsgSignature"], env["TimeStamp"], env["Nonce"])
-        return parse_message(xml)
-
-    def ask(self, user: str, question: str, msg_id: str | None = None) -> str:
-        return self.open_reply(self.post_plain(inbound(user, Content=question, msg_id=msg_id))).content
-
-
-def wechat_settings(index_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "index_dir": index_dir,
-        "rebuild_index": False,
-        "wechat_token": TOKEN,
-        "wechat_aes_key": AES_KEY,
-        "wechat_appid": APPID,
-        "wecom_token": TOKEN,
-        "wecom_aes_key": AES_KEY,
-        "wecom_corpid": CORPID,
-    }
-    return Settings(**{**values, **overrides})  # type: ignore[arg-type]
 
 
 @pytest.fixture()
@@ -140,9 +60,7 @@ def make_client(index_dir: Path, plan_index: PlanIndex) -> Iterator[Callable[...
     """A fresh app (fresh caches) sharing the session's index; keyword arguments override settings."""
     opened: list[TestClient] = []
 
-    def make(
-        index: PlanIndex = plan_index, answerer: Callable[..., object] | None = None, **overrides: object
-    ):  # type: ignore[no-untyped-def]
+    def make(index: PlanIndex = plan_index, answerer: Callable[..., object] | None = None, **overrides: object):  # type: ignore[no-untyped-def]
         settings = wechat_settings(index_dir, **overrides)
         app = create_app(settings, service=build_service(settings, index))
         if answerer is not None:
@@ -206,9 +124,7 @@ def test_known_answer_vectors_from_wechatpy_tests() -> None:
         "OAQqGp/TywZBtDh1yCF2KOd0gpiMZ5jSw3e29mTvmUHzkVQiMS6td7vXUaWOMZnYZlF3So2SjHnwh4jYFxdgpkHHqIrH/54SNdshoQgWYEvc"
         "cTKe7FS709/5t6NMxuGhcUGAPOQipvWTT4dShyqio7mlsl5noTrb++x6En749zCpQVhDpbV6GDnTbcX2e8K9QaNWHp91eBdCRxthuL0="
     )
-    plain = xmltodict.parse(
-        ours.open("74d92dfeb87ba7c714f89d98870ae5eb62dff26d", "1411525903", "461056294", cipher)
-    )
+    plain = xmltodict.parse(ours.open("74d92dfeb87ba7c714f89d98870ae5eb62dff26d", "1411525903", "461056294", cipher))
     assert plain["xml"]["Content"] == "test" and plain["xml"]["FromUserName"] == "messense"
     # test_check_signature_should_ok / _should_fail: the WeCom echostr.
     echo = "4ByGGj+sVCYcvGeQYhaKIk1o0pQRNbRjxybjTGblXrBaXlTXeOo1+bXFXDQQb1o6co6Yh9Bv41n7hOchLF6p+Q=="
@@ -287,9 +203,7 @@ def test_plaintext_round_trip(platform: Platform) -> None:
     reply = platform.open_reply(r)
     assert reply.type == "text" and reply.source == ACCOUNT and reply.target == "teacher-plain"
     # lead unit and task first, then the excerpt
-    assert (
-        reply.content.index("第8项") < reply.content.index("体卫艺科（牵头）") < reply.content.index("原文")
-    )
+    assert reply.content.index("第8项") < reply.content.index("体卫艺科（牵头）") < reply.content.index("原文")
     assert "近视防控" in reply.content.split("原文")[1]
 
 
@@ -316,12 +230,12 @@ def test_bad_signature_and_bad_bodies_get_4xx(platform: Platform) -> None:
     assert c.post("/wechat", params=forged, content=b"<not xml").status_code == 403
     assert c.post("/wechat", params=platform.params(), content=b"<not xml").status_code == 400
     assert c.post("/wechat", params=platform.params(), content=b"<html><body/></html>").status_code == 400
-    bomb = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]><xml><Content>&b;</Content></xml>'
-    assert c.post("/wechat", params=platform.params(), content=bomb).status_code == 400
-    assert (
-        c.post("/wechat", params=platform.params(), content=b"<xml><Content>x</Content></xml>").status_code
-        == 400
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+        b"<xml><Content>&b;</Content></xml>"
     )
+    assert c.post("/wechat", params=platform.params(), content=bomb).status_code == 400
+    assert c.post("/wechat", params=platform.params(), content=b"<xml><Content>x</Content></xml>").status_code == 400
     huge = inbound("u", Content="谁" * 30_000).encode()  # 90 kB
     assert len(huge) > 64 * 1024
     assert c.post("/wechat", params=platform.params(), content=huge).status_code == 413
@@ -348,9 +262,7 @@ def test_compatible_mode_body_with_plaintext_and_encrypt(platform: Platform) -> 
     env = xmltodict.parse(envelope)["xml"]
     body = xml.replace("</xml>", f"<Encrypt><![CDATA[{env['Encrypt']}]]></Encrypt></xml>")
     params.update(encrypt_type="aes", msg_signature=env["MsgSignature"])
-    reply = platform.open_reply(
-        platform.client.post("/wechat", params=params, content=body.encode()), platform.oa
-    )
+    reply = platform.open_reply(platform.client.post("/wechat", params=params, content=body.encode()), platform.oa)
     assert "体卫艺科" in reply.content
 
 
@@ -394,9 +306,7 @@ def test_event_dedupe_key_is_user_and_time() -> None:
     assert (
         a.dedupe_key != b.dedupe_key
         and a.dedupe_key
-        == Inbound.of(
-            parse_fields(inbound("u1", "event", Event="subscribe", CreateTime="1700000000"))
-        ).dedupe_key
+        == Inbound.of(parse_fields(inbound("u1", "event", Event="subscribe", CreateTime="1700000000"))).dedupe_key
     )
 
 
@@ -424,13 +334,9 @@ def test_voice_subscribe_and_image(platform: Platform) -> None:
         platform.post_plain(inbound("teacher-v", "voice", Recognition="谁负责近视防控", MediaId="m"))
     )
     assert voice.content == platform.ask("teacher-t", "谁负责近视防控")
-    empty = platform.open_reply(
-        platform.post_plain(inbound("teacher-v", "voice", Recognition="", MediaId="m"))
-    )
+    empty = platform.open_reply(platform.post_plain(inbound("teacher-v", "voice", Recognition="", MediaId="m")))
     assert empty.content == T.NO_VOICE_TEXT
-    welcome = platform.open_reply(
-        platform.post_plain(inbound("teacher-s", "event", Event="subscribe"))
-    ).content
+    welcome = platform.open_reply(platform.post_plain(inbound("teacher-s", "event", Event="subscribe"))).content
     examples = [line.split(". ", 1)[1] for line in welcome.splitlines() if line[:2] in {"1.", "2.", "3."}]
     assert len(examples) == 3
     for question in examples:  # the examples must be questions the plan answers
@@ -455,11 +361,7 @@ def test_rate_limit_says_so(platform: Platform) -> None:
 def long_index(plan: Plan, embeddings, tmp_path_factory: pytest.TempPathFactory) -> PlanIndex:  # type: ignore[no-untyped-def]
     """A plan whose first task joins four real task bodies (about 5 kB), so its answer needs three messages."""
     body = "".join(plan.task(n).body for n in (6, 8, 12, 5))  # type: ignore[union-attr]
-    text = (
-        "一、测试部分\n"
-        + f"1.{body}(责任单位:基教科、计财科,各县区教育行政部门)\n"
-        + f"2.{plan.task(7).text}\n"
-    )  # type: ignore[union-attr]
+    text = "一、测试部分\n" + f"1.{body}(责任单位:基教科、计财科,各县区教育行政部门)\n" + f"2.{plan.task(7).text}\n"  # type: ignore[union-attr]
     return build_index(text, "测试计划", tmp_path_factory.mktemp("long-index"), embeddings)
 
 
@@ -471,9 +373,7 @@ def test_split_cuts_at_sentence_end_within_2048_bytes(plan: Plan) -> None:
     assert T.split("短答案。") == ("短答案。", "")
 
 
-def test_long_answer_is_split_and_continued(
-    make_client: Callable[..., TestClient], long_index: PlanIndex
-) -> None:
+def test_long_answer_is_split_and_continued(make_client: Callable[..., TestClient], long_index: PlanIndex) -> None:
     platform = Platform(make_client(index=long_index))
     parts = [platform.ask("teacher-long", "第1项任务是什么")]
     while parts[-1].endswith(T.MORE_HINT):
@@ -563,9 +463,7 @@ def test_slow_answer_goes_by_customer_service_message(make_client: Callable[...,
     stand_in = CustomServiceStandIn()
     try:
         calls: list[str] = []
-        client = make_client(
-            answerer=wrap(calls, delay=5.5), wechat_appsecret="s3cret", wechat_api_base=stand_in.url
-        )
+        client = make_client(answerer=wrap(calls, delay=5.5), wechat_appsecret="s3cret", wechat_api_base=stand_in.url)
         platform = Platform(client)
         started = time.monotonic()
         r = platform.post_aes(inbound("oUser123", Content="谁负责近视防控"))
@@ -581,9 +479,7 @@ def test_slow_answer_goes_by_customer_service_message(make_client: Callable[...,
         assert "体卫艺科（牵头）" in payload["text"]["content"]  # type: ignore[index]
         # the rejected token was replaced: two tokens fetched, the second one used
         assert token == "TOKEN2" and len(stand_in.tokens_issued) == 2
-        assert stand_in.tokens_issued[0]["appid"] == [APPID] and stand_in.tokens_issued[0]["secret"] == [
-            "s3cret"
-        ]
+        assert stand_in.tokens_issued[0]["appid"] == [APPID] and stand_in.tokens_issued[0]["secret"] == ["s3cret"]
         assert calls == ["谁负责近视防控"]
     finally:
         stand_in.close()
@@ -628,13 +524,9 @@ def test_end_to_end_on_a_real_server(index_dir: Path, plan_index: PlanIndex) -> 
             platform = Platform(http)
             r = http.get("/wechat", params={**platform.params(), "echostr": "e2e-echo"})
             assert r.status_code == 200 and r.text == "e2e-echo"
-            aes = platform.open_reply(
-                platform.post_aes(inbound("e2e-teacher", Content="谁负责近视防控?")), platform.oa
-            )
+            aes = platform.open_reply(platform.post_aes(inbound("e2e-teacher", Content="谁负责近视防控?")), platform.oa)
             assert "第8项" in aes.content and "体卫艺科（牵头）" in aes.content
-            plain = platform.open_reply(
-                platform.post_plain(inbound("e2e-teacher", Content="基教科负责哪些任务"))
-            )
+            plain = platform.open_reply(platform.post_plain(inbound("e2e-teacher", Content="基教科负责哪些任务")))
             assert "基教科参与" in plain.content
             work = platform.open_reply(
                 platform.post_wecom(inbound("lisi", Content="第12项任务是什么", AgentID="1")), platform.work

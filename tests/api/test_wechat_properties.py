@@ -30,9 +30,7 @@ from api.wechat.crypto import (
 )
 from api.wechat.xml import BadMessageError, Inbound, cdata, parse_fields, text_reply
 
-PROPS = settings(
-    max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
-)
+PROPS = settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 TOKEN = "planqa-test-token"
 APPID = "wx1234567890abcdef"
 AES_KEYS = st.binary(min_size=32, max_size=32).map(lambda k: base64.b64encode(k).decode()[:-1])
@@ -95,9 +93,7 @@ def test_truncated_ciphertexts_are_refused(message: str, data: st.DataObject) ->
     # Truncated anywhere (block-aligned or not, re-encoded or with the base64 cut too): never the message.
     assert _decrypt_or_refuse(CRYPTO, base64.b64encode(raw[:cut]).decode()) != message
     with pytest.raises(DecryptError):
-        CRYPTO.decrypt(
-            base64.b64encode(raw).decode()[: data.draw(st.integers(1, 4 * cut // 3 or 1))][:-1] + "*"
-        )
+        CRYPTO.decrypt(base64.b64encode(raw).decode()[: data.draw(st.integers(1, 4 * cut // 3 or 1))][:-1] + "*")
 
 
 @PROPS
@@ -108,9 +104,7 @@ def test_wrong_padding_is_a_decrypt_error(message: str, pad_byte: int, pad_len: 
     padding = bytes([pad_byte]) * pad_len
     assume(padding != bytes([pad_len]) * pad_len)
     plain += bytes((-len(plain) - pad_len) % 16) + padding  # block-aligned (zero filler), but wrongly padded
-    if plain[-1] == len(padding) or (
-        1 <= plain[-1] <= 32 and plain[-plain[-1] :] == bytes([plain[-1]]) * plain[-1]
-    ):
+    if plain[-1] == len(padding) or (1 <= plain[-1] <= 32 and plain[-plain[-1] :] == bytes([plain[-1]]) * plain[-1]):
         return  # the last bytes still form a valid (shorter) padding: "\x01\x01\x01" ends in one byte of 1
     with pytest.raises(DecryptError):
         CRYPTO.decrypt(_raw_encrypt(CRYPTO, plain))
@@ -188,9 +182,7 @@ def xml_text(value: str) -> str:
     return value.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-TAGS = st.text("ToUserNameFromMsgTypeContentIdEvt_", min_size=1, max_size=12).filter(
-    lambda t: not t[0].isdigit()
-)
+TAGS = st.text("ToUserNameFromMsgTypeContentIdEvt_", min_size=1, max_size=12).filter(lambda t: not t[0].isdigit())
 
 
 @PROPS
@@ -198,8 +190,7 @@ TAGS = st.text("ToUserNameFromMsgTypeContentIdEvt_", min_size=1, max_size=12).fi
 def test_wechat_documents_parse_back_to_their_fields(fields: dict[str, str]) -> None:
     # XML 1.0 cannot carry most control characters, whatever the quoting; WeChat never sends them.
     clean = {
-        k: "".join(c for c in v if c in "\t\n\r" or (c >= " " and c not in "\ufffe\uffff"))
-        for k, v in fields.items()
+        k: "".join(c for c in v if c in "\t\n\r" or (c >= " " and c not in "\ufffe\uffff")) for k, v in fields.items()
     }
     body = "<xml>" + "".join(f"<{k}>{cdata(v)}</{k}>" for k, v in clean.items()) + "</xml>"
     assert parse_fields(body.encode()) == {k: xml_text(v) for k, v in clean.items()}
@@ -225,15 +216,10 @@ def test_text_replies_are_well_formed_for_any_content(content: str, to_user: str
 
 BILLION_LAUGHS = (
     '<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY lol "lol">'
-    + "".join(
-        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10 if i > 1 else "&lol;" * 10}">'
-        for i in range(1, 10)
-    )
+    + "".join(f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10 if i > 1 else "&lol;" * 10}">' for i in range(1, 10))
     + "]><xml><Content>&lol9;</Content></xml>"
 )
-QUADRATIC = (
-    '<!DOCTYPE xml [<!ENTITY a "' + "a" * 50_000 + '">]><xml><Content>' + "&a;" * 20_000 + "</Content></xml>"
-)
+QUADRATIC = '<!DOCTYPE xml [<!ENTITY a "' + "a" * 50_000 + '">]><xml><Content>' + "&a;" * 20_000 + "</Content></xml>"
 EXTERNAL = [
     '<!DOCTYPE xml [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><xml><Content>&xxe;</Content></xml>',
     '<!DOCTYPE xml [<!ENTITY xxe SYSTEM "http://127.0.0.1:9/x">]><xml><Content>&xxe;</Content></xml>',

@@ -50,7 +50,13 @@ def test_http_gives_the_same_answers(dev_run, live_server: str) -> None:  # type
 
 def test_reports_are_written(dev_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     _, questions, results, raw = dev_run
-    meta = {**report.machine(), "split": "dev", "questions": len(questions), "mode": "test", "command": "pytest"}
+    meta = {
+        **report.machine(),
+        "split": "dev",
+        "questions": len(questions),
+        "mode": "test",
+        "command": "pytest",
+    }
     paths = report.write("eval-dev", meta, results, failures(questions, *raw["planqa"]), [], tmp_path)
     md, js, png = paths
     assert "| planqa |" in md.read_text(encoding="utf-8")

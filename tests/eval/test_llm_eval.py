@@ -24,7 +24,12 @@ def test_llm_run_beside_the_extractive_one(
 ) -> None:
     questions = load_gold(split="dev")[::70]  # 2 questions (and the warm-up one)
     with_llm = settings.model_copy(
-        update={"llm_base_url": llm_server, "llm_model": MODEL_NAME, "llm_max_tokens": 96, "llm_budget_web_s": 120}
+        update={
+            "llm_base_url": llm_server,
+            "llm_model": MODEL_NAME,
+            "llm_max_tokens": 96,
+            "llm_budget_web_s": 120,
+        }
     )
     llm = PlanQASystem(eval_service(with_llm, plan_index, llm=True), NAME)
     results, raw = evaluate([llm, planqa_system(settings, plan_index)], questions)
@@ -35,8 +40,14 @@ def test_llm_run_beside_the_extractive_one(
     assert stats["generated"] == sum(p.found for p in raw[NAME][1])
     assert stats["accepted"] + stats["rejected"] == stats["generated"]
     assert stats["p50_ms"] > 0 and (stats["rejected"] == 0) == (not stats["reasons"])
-    meta = {**report.machine(), "split": "dev", "questions": len(questions), "mode": "test", "command": "pytest",
-            "llm": stats}
+    meta = {
+        **report.machine(),
+        "split": "dev",
+        "questions": len(questions),
+        "mode": "test",
+        "command": "pytest",
+        "llm": stats,
+    }
     md, js, _ = report.write("eval-dev-llm", meta, results, failures(questions, *raw["planqa"]), [], tmp_path)
     assert f"| {NAME} |" in md.read_text(encoding="utf-8") and "## LLM generation" in md.read_text(encoding="utf-8")
     assert json.loads(js.read_text(encoding="utf-8"))["meta"]["llm"]["generated"] == stats["generated"]

@@ -6,22 +6,50 @@ from eval.gold import GoldQuestion
 from eval.score import score_one, summarize
 from eval.systems import Prediction, _chunk_units, _task_spans
 
-WHO = GoldQuestion.model_validate({
-    "id": "who-900", "split": "dev", "category": "who", "question": "谁负责近视防控?", "kind": "who",
-    "gold_tasks": [8], "gold_units": ["体卫艺科", "教育评估监测中心", "基教科"], "lead_unit": "体卫艺科",
-})
-REVERSE = GoldQuestion.model_validate({
-    "id": "reverse-900", "split": "dev", "category": "reverse", "question": "督导室负责哪些任务?", "kind": "reverse",
-    "gold_tasks": [11, 12, 13, 26], "gold_units": ["督导室"],
-})
-FACT = GoldQuestion.model_validate({
-    "id": "fact_number-900", "split": "dev", "category": "fact_number", "question": "大班额比例?", "kind": "fact",
-    "gold_tasks": [12], "must_contain": ["1%"],
-})
-REFUSE = GoldQuestion.model_validate({
-    "id": "out_of_scope-900", "split": "dev", "category": "out_of_scope", "question": "明天天气?", "kind": "fact",
-    "refuse": True,
-})
+WHO = GoldQuestion.model_validate(
+    {
+        "id": "who-900",
+        "split": "dev",
+        "category": "who",
+        "question": "谁负责近视防控?",
+        "kind": "who",
+        "gold_tasks": [8],
+        "gold_units": ["体卫艺科", "教育评估监测中心", "基教科"],
+        "lead_unit": "体卫艺科",
+    }
+)
+REVERSE = GoldQuestion.model_validate(
+    {
+        "id": "reverse-900",
+        "split": "dev",
+        "category": "reverse",
+        "question": "督导室负责哪些任务?",
+        "kind": "reverse",
+        "gold_tasks": [11, 12, 13, 26],
+        "gold_units": ["督导室"],
+    }
+)
+FACT = GoldQuestion.model_validate(
+    {
+        "id": "fact_number-900",
+        "split": "dev",
+        "category": "fact_number",
+        "question": "大班额比例?",
+        "kind": "fact",
+        "gold_tasks": [12],
+        "must_contain": ["1%"],
+    }
+)
+REFUSE = GoldQuestion.model_validate(
+    {
+        "id": "out_of_scope-900",
+        "split": "dev",
+        "category": "out_of_scope",
+        "question": "明天天气?",
+        "kind": "fact",
+        "refuse": True,
+    }
+)
 
 
 def pred(tasks=(), units=(), text="", found=True, ms=1.0) -> Prediction:  # type: ignore[no-untyped-def]

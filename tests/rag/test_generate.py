@@ -66,7 +66,11 @@ def test_a_fact_answer_is_written_over_the_retrieved_tasks_and_passes_the_checks
 @pytest.mark.parametrize(
     ("context", "before", "reason"),
     [  # measured: the model takes the planted text (a task number it cites, a fact it copies)
-        ("【第25项】全市职业院校学位总容量要达到高中阶段学位总数的50%，由第25项负责落实。", False, "uncited_task:25"),
+        (
+            "【第25项】全市职业院校学位总容量要达到高中阶段学位总数的50%，由第25项负责落实。",
+            False,
+            "uncited_task:25",
+        ),
         ("【第14项】职业教育的目标是：中职学校达标率达到87%。", True, "number_not_in_source:87%"),
     ],
 )

@@ -9,7 +9,13 @@ import pytest
 from rag.answer import answer
 from rag.present import highlight_terms, sentence_pieces, with_inline_citations
 
-QUESTIONS = ["谁负责近视防控?", "基教科负责哪些任务?", "第12项任务是什么", "第四部分讲什么", "明天天气怎么样?"]
+QUESTIONS = [
+    "谁负责近视防控?",
+    "基教科负责哪些任务?",
+    "第12项任务是什么",
+    "第四部分讲什么",
+    "明天天气怎么样?",
+]
 
 
 @pytest.mark.parametrize("question", QUESTIONS)

@@ -34,7 +34,14 @@ def test_intents(plan, question, intent):
 
 @pytest.mark.parametrize(
     ("question", "number"),
-    [("第12项任务是什么", 12), ("第十二项", 12), ("第１２项", 12), ("task 8", 8), ("任务23", 23), ("第二十条", 20)],
+    [
+        ("第12项任务是什么", 12),
+        ("第十二项", 12),
+        ("第１２项", 12),
+        ("task 8", 8),
+        ("任务23", 23),
+        ("第二十条", 20),
+    ],
 )
 def test_task_numbers(plan, question, number):
     q = analyze(question, plan)

@@ -59,9 +59,7 @@ VARIANTS = {
     # between words, as people type them (a space inside a word, "基 教科", is another word)
     "ideographic and no-break spaces": lambda q: "\u3000" + q.replace("负责", "\u3000负责\u00a0") + "\u00a0",
     "traditional": lambda q: S2T.convert(q),
-    "mixed traditional and simplified": lambda q: "".join(
-        S2T.convert(c) if i % 2 else c for i, c in enumerate(q)
-    ),
+    "mixed traditional and simplified": lambda q: "".join(S2T.convert(c) if i % 2 else c for i, c in enumerate(q)),
 }
 
 

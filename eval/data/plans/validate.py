@@ -32,7 +32,7 @@ CATS = {
 KINDS = {"who", "reverse", "task", "section", "fact"}
 KEY_RE = re.compile(r"(责任单位|牵头单位|配合单位|责任处室|责任科室|承办单位|责任领导)[：:]")
 WS = " \u3000\t"
-errors = []
+errors: list[str] = []
 
 
 def err(pid, msg):
@@ -325,9 +325,7 @@ def check_yoy(path):
         if "same" in c["kinds"] and o in ot and n in nt:
 
             def body(lines, t):
-                return next(
-                    ln.split("．", 1)[1] for ln in lines if ln.startswith(f"{t['number']}．{t['title']}。")
-                )
+                return next(ln.split("．", 1)[1] for ln in lines if ln.startswith(f"{t['number']}．{t['title']}。"))
 
             if body(otext, ot[o]) != body(ntext, nt[n]):
                 err("yoy", f"{o}->{n} marked same but text differs")
