@@ -31,6 +31,7 @@ class Kind(StrEnum):
 
     WHO = "who"  # units of the gold task, lead first
     REVERSE = "reverse"  # the set of tasks naming a unit
+    ROUNDUP = "roundup"  # every task about a topic: all of gold_tasks, nothing outside gold_tasks + also_ok
     TASK = "task"  # the task with that number
     SECTION = "section"  # the tasks of that section
     FACT = "fact"  # the gold task, and the substrings
@@ -52,6 +53,15 @@ class Category(StrEnum):
     TRADITIONAL = "traditional"
     TYPO = "typo"
     OUT_OF_SCOPE = "out_of_scope"
+    # In users' own words (eval/data/users.jsonl, #11): teachers' colloquial Chinese, English, code-mixed,
+    # colloquial questions about a unit's work, topic round-ups, and near misses the plan does not answer.
+    COLLOQUIAL = "colloquial"
+    MIXED = "mixed"
+    UNIT_COLLOQUIAL = "unit_colloquial"
+    ROUNDUP = "roundup"
+    NEAR_MISS = "near_miss"
+    # Other plans (eval/data/plans/*.gold.jsonl, #12): "谁配合…?" asks for the supporting units.
+    SUPPORT = "support"
 
 
 class Split(StrEnum):
@@ -67,7 +77,9 @@ class GoldQuestion(BaseModel):
     category: Category
     question: str = Field(min_length=1, max_length=500)
     kind: Kind
-    gold_tasks: list[int] = Field(default_factory=list)
+    # Task references: the number (12), or "section-number" ("3-2") in a plan whose numbering restarts per section.
+    gold_tasks: list[int | str] = Field(default_factory=list)
+    also_ok: list[int | str] = Field(default_factory=list)  # round-ups: tasks that may be listed, not required
     gold_units: list[str] = Field(default_factory=list)
     lead_unit: str | None = None
     must_contain: list[str] = Field(default_factory=list)

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from eval.gold import SCHEMA, Category, GoldQuestion, Kind, load_gold
+from eval.gold import DATA, SCHEMA, Category, GoldQuestion, Kind, load_gold
 from index.model import Plan
 
 
@@ -16,12 +16,19 @@ def gold() -> list[GoldQuestion]:
     return load_gold()
 
 
+def every_gold_file() -> list[GoldQuestion]:
+    """The bundled plan's questions (gold.jsonl, users.jsonl) and the fixture plans' (plans/*.gold.jsonl)."""
+    files = [DATA / "gold.jsonl", DATA / "users.jsonl", *sorted((DATA / "plans").glob("*.gold.jsonl"))]
+    return [q for path in files for q in load_gold(path)]
+
+
 def test_enough_questions_in_both_splits(gold: list[GoldQuestion]) -> None:
     assert len(gold) >= 200
     splits = Counter(q.split.value for q in gold)
     assert splits["dev"] >= 100 and splits["test"] >= 100
+    everything = every_gold_file()
     for category in Category:
-        in_split = {q.split.value for q in gold if q.category is category}
+        in_split = {q.split.value for q in everything if q.category is category}
         assert in_split == {"dev", "test"}, f"{category} is missing from a split"
 
 
