@@ -98,3 +98,17 @@ def test_follow_ups_address_tasks_by_section(ask) -> None:
 def test_how_questions_about_a_task_quote_its_measures(ask) -> None:
     a = ask("cuifeng-sport-2023", "怎么丰富青少年体育活动?")
     assert a.citations[0].ref == "2-3" and "夏令营" in a.text and "全年参与学生不少于5万人次" in a.text
+
+
+def test_a_plan_numbered_per_section_keeps_extractive_answers_with_an_llm(fixture_index, settings) -> None:
+    """The LLM cites 【第N项】 by number, which a per-section plan does not have: it is never asked (here it
+    points at a closed port, so asking it would show as llm_rejected)."""
+    from rag.generator import Generator, LLMConfig
+    from rag.service import AnsweringService, ServiceConfig
+    from rag.types import AnswerMode
+
+    generator = Generator(LLMConfig(base_url="http://127.0.0.1:9/v1", model="none"))
+    service = AnsweringService(fixture_index("yunling-health-2023"), ServiceConfig(), generator)
+    reply = service.ask("托育机构建设谁负责？", channel=Channel.CLI)
+    assert reply.answer.found and reply.answer.mode is AnswerMode.EXTRACTIVE and reply.generation is None
+    assert "【第五部分第3项】" in reply.answer.text
