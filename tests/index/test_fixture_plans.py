@@ -11,7 +11,7 @@ import pytest
 
 from index.check import check_document
 from index.model import Numbering, Plan, Role
-from index.parse import parse_plan
+from index.parse import parse_plan, render_plan
 from index.readers import read_document
 from index.store import corpus_title
 from tests.conftest import DATA
@@ -84,6 +84,13 @@ def test_noise_words_inside_sentences_are_content(plan_id: str) -> None:
         stripped = line.strip(" \u3000")
         if any(w in stripped for w in ("公众号", "二维码", "扫码", "分享会")) and stripped not in dropped:
             assert any(t.body in stripped and t.body for t in plan.tasks), stripped
+
+
+@pytest.mark.parametrize("plan_id", IDS)
+def test_render_then_parse_keeps_what_the_plan_says(plan_id: str) -> None:
+    plan, _ = _load(plan_id)
+    again = parse_plan(render_plan(plan), title=plan.title)
+    assert again.sections == plan.sections and again.preamble == plan.preamble and again.closing == plan.closing
 
 
 def test_the_issue_examples() -> None:
