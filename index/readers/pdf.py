@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from index.errors import DocumentError, MissingDependencyError
+from index.errors import DocumentError
 from index.layout import section_heading, subsection_heading, task_marker
 from index.model import DroppedLine
 from index.notes import is_note_line, note_span
@@ -48,14 +48,10 @@ class PdfReader:
     format = "pdf"
 
     def read(self, data: bytes, name: str) -> PlanText:
-        try:
-            import pdfplumber
-            from pdfminer.pdfparser import PDFSyntaxError
-            from pdfplumber.utils.exceptions import PdfminerException
-        except ImportError as e:  # pragma: no cover - a dependency of planqa
-            raise MissingDependencyError(
-                "读取 PDF 需要 pdfplumber。Reading PDFs needs pdfplumber: pip install ."
-            ) from e
+        import pdfplumber  # imported when a PDF is read
+        from pdfminer.pdfparser import PDFSyntaxError
+        from pdfplumber.utils.exceptions import PdfminerException
+
         try:
             with pdfplumber.open(io.BytesIO(data)) as pdf:
                 pages = [(page.height, _lines(page, i)) for i, page in enumerate(pdf.pages, 1)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from index.errors import DocumentError, MissingDependencyError
+from index.errors import DocumentError
 from index.readers import PlanText
 from index.readers.text import decode_text
 
@@ -21,13 +21,9 @@ class WebReader:
     format = "html"
 
     def read(self, data: bytes, name: str) -> PlanText:
-        try:
-            import trafilatura
-            from lxml import html as lxml_html
-        except ImportError as e:  # pragma: no cover - a dependency of planqa
-            raise MissingDependencyError(
-                "读取网页需要 trafilatura。Reading HTML needs trafilatura: pip install ."
-            ) from e
+        import trafilatura  # trafilatura loads lxml, justext, dateparser: imported when a page is read
+        from lxml import html as lxml_html
+
         page, encoding = _decode(data, name)
         text = ""
         try:

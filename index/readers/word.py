@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any
 
-from index.errors import DocumentError, MissingDependencyError
+from index.errors import DocumentError
 from index.notes import NOTE_KEY
 from index.readers import PlanText
 
@@ -34,14 +34,10 @@ class WordReader:
     format = "docx"
 
     def read(self, data: bytes, name: str) -> PlanText:
-        try:
-            import docx
-            from docx.table import Table
-            from docx.text.paragraph import Paragraph
-        except ImportError as e:  # pragma: no cover - a dependency of planqa
-            raise MissingDependencyError(
-                "读取 .docx 需要 python-docx。Reading .docx needs python-docx: pip install ."
-            ) from e
+        import docx  # python-docx loads lxml: imported when a .docx is read
+        from docx.table import Table
+        from docx.text.paragraph import Paragraph
+
         try:
             document = docx.Document(io.BytesIO(data))
         except (zipfile.BadZipFile, KeyError, ValueError) as e:
