@@ -23,6 +23,8 @@ _SUBSECTION = re.compile(rf"^[（(]\s*([{CN_NUMERAL_CHARS}]{{1,3}})\s*[)）]\s*(
 # (digits in brackets). Digits may be full-width ("１．").
 _TASK_DOT = re.compile(r"^([0-9０-９]{1,3})\s*([.．、])\s*(.*)$")
 _TASK_PAREN = re.compile(r"^([(（]\s*[0-9０-９]{1,3}\s*[)）])\s*(.*)$")
+# A decimal quantity at the start of a line: "2.4万个学位…", "1.5亿元用于…" (never a task, whatever the sequence).
+_DECIMAL = re.compile(r"^[0-9０-９]{1,3}[.．][0-9０-９]+\s*(?:万|亿|千|百|%|％|‰)")
 # A title line before everything else: "赣州市教育局2022年工作要点" (short, no sentence end, names the genre).
 TITLE = re.compile(r"^[^。！？!?:：]{4,40}(要点|计划|方案|安排|规划|意见|任务分解)$")
 
@@ -62,6 +64,8 @@ def subsection_title(text: str) -> str:
 
 
 def task_marker(line: str) -> Marker | None:
+    if _DECIMAL.match(line):
+        return None
     if m := _TASK_DOT.match(line):
         digits, rest = m.group(1), m.group(3)
         marker = line[: len(line) - len(rest)] if rest else line

@@ -178,7 +178,7 @@ def _reverse_answer(plan: Plan, query: Query) -> Answer:
         led = sum(a.lead for a in assignments)
         lines.append(f"{unit}参与{len(assignments)}项任务，其中牵头{led}项：")
         for a in assignments:
-            lines.append(f"{a.task.label} {a.task.title}（{_role_label(a.role)}）")
+            lines.append(f"{a.task.label} {a.task.title}（{a.role.label}）")  # 牵头, 配合, or 落实 (各县区, 市直学校)
             if all(c.task != a.task.key for c in cites):
                 cites.append(citation(plan, a.task, a.task.title))
         named = {a.task.key for a in assignments}
@@ -186,11 +186,6 @@ def _reverse_answer(plan: Plan, query: Query) -> Answer:
             if task.key not in named and unit in task.units[: task.bureau_units] + tuple(unit_names(plan)):
                 lines.append(f"另：{task.label} {task.title} 由“{token}”共同负责。")
     return Answer(query.text, "\n".join(lines), bool(cites), Intent.REVERSE, tuple(cites))
-
-
-def _role_label(role: Role) -> str:
-    """How a reverse lookup names a unit's part: 牵头, 配合, or 落实 for a local unit (各县区, 市直学校)."""
-    return role.label
 
 
 def _retrieved_answer(index: PlanIndex, query: Query, config: AnswerConfig, top_k: int) -> Answer:

@@ -31,7 +31,6 @@ _ASKS_SUPPORT = re.compile(
     r"(?:配合|协办|协助)(?:单位|部门|科室|处室)|谁(?:来)?(?:配合|协助|协办)|由谁(?:配合|协助)"
     r"|(?:哪些|哪个|什么|哪几个)(?:单位|部门|科室|处室)?(?:来)?(?:配合|协助|协办)"
 )
-_ASKS_LEAD = re.compile(r"牵头|主责|\blead", re.I)
 # Asking for the people a note names (责任领导: 王副主任), not the units.
 _ASKS_LEADERS = re.compile(r"(?:责任|分管|牵头|主管)领导|哪位领导|哪个领导")
 # Asking what a part holds: 产业提升人才行动计划包括哪些项目 / 讲什么.
@@ -104,11 +103,12 @@ def analyze(question: str, plan: Plan) -> Query:
 
 
 def _role_asked(text: str) -> tuple[Role | None, str]:
-    """The part a who-question asks about, and the text with the words that ask for supporting units taken out
-    (they frame the question; "“双减”工作谁配合" is about 双减). 牵头 is already framing (see ``_FRAME``)."""
+    """SUPPORT when a who-question asks for the supporting units, with the words that ask it taken out of the
+    text (they frame the question: "“双减”工作谁配合" is about 双减). Asking who leads needs nothing apart: every
+    who-answer marks the lead units (牵头)."""
     if _ASKS_SUPPORT.search(text):
         return Role.SUPPORT, re.sub(r"配合|协办|协助", " ", _ASKS_SUPPORT.sub(" ", text))
-    return (Role.LEAD if _ASKS_LEAD.search(text) else None), text
+    return None, text
 
 
 def _subsection_ref(text: str, plan: Plan) -> tuple[int, int] | None:

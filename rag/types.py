@@ -32,7 +32,7 @@ class Query:
     units: tuple[str, ...] = ()  # plan units the question names (aliases resolved)
     unknown_unit: str | None = None  # a unit-like name the plan does not know
     topic: str = ""  # the question with question words removed, for matching and phrasing
-    role: Role | None = None  # the part asked about: 谁牵头 → LEAD, 谁配合 / 配合单位 → SUPPORT
+    role: Role | None = None  # the part asked about: 谁配合 / 配合单位 → SUPPORT (who-answers always mark leads)
     leaders: bool = False  # asks for the 责任领导 (people), not the units
     subsection: int | None = None  # 产业提升人才行动计划包括哪些项目 → the （一） heading of section_number
 

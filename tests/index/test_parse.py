@@ -79,9 +79,15 @@ def test_task_without_units_has_no_lead():
 
 
 def test_decimal_at_line_start_is_not_a_task():
-    plan = parse_plan("一、总则\n1.安排资金。\n1.5亿元用于校舍改造。\n")
-    assert [t.number for t in plan.tasks] == [1]
-    assert "1.5亿元" in plan.task(1).body
+    plan = parse_plan("一、总则\n1.安排资金。\n1.5亿元用于校舍改造。\n2.4万个学位年内建成。\n2.建设校舍。\n")
+    assert [t.number for t in plan.tasks] == [1, 2]
+    assert "1.5亿元" in plan.task(1).body and "2.4万个学位" in plan.task(1).body
+
+
+def test_digits_after_the_number_start_a_task_only_in_sequence():
+    plan = parse_plan("一、总则\n10.做事。\n11.121人才梯队项目。内容。\n12.15分钟健身圈。\n3.5个百分点以上。\n")
+    assert [(t.number, t.title) for t in plan.tasks] == [(10, "做事"), (11, "121人才梯队项目"), (12, "15分钟健身圈")]
+    assert plan.task(12).body.endswith("3.5个百分点以上。")  # not task 3: the sequence is at 13
 
 
 @pytest.mark.parametrize("text", ["", "只是一段普通文字。", "一、只有标题\n二、还是标题"])
