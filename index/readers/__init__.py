@@ -84,14 +84,12 @@ def read_bytes(data: bytes, name: str) -> PlanText:
 
 def read_document(path: Path) -> PlanText:
     """Read the plan file at ``path``."""
-    reader = reader_for(path.name)  # an unsupported suffix is refused before the file is opened
+    reader_for(path.name)  # an unsupported suffix is refused before the file is opened
     try:
         data = path.read_bytes()
     except OSError as e:
         raise DocumentError(f"无法读取文件：{path}。Cannot read {path} ({e.strerror or e}).") from e
-    if len(data) > MAX_FILE_BYTES or not data.strip():
-        return read_bytes(data, path.name)
-    return reader.read(data, path.name)
+    return read_bytes(data, path.name)
 
 
 def parse_document(source: PlanText, title: str = "") -> Plan:
