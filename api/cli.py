@@ -49,10 +49,10 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tasks(args: argparse.Namespace, settings: Settings) -> int:
-    from index.parse import parse_plan
+    from index.readers import parse_document, read_document
     from index.store import corpus_title
 
-    plan = parse_plan(settings.corpus.read_text(encoding="utf-8"), title=corpus_title(settings.corpus))
+    plan = parse_document(read_document(settings.corpus), title=corpus_title(settings.corpus))
     if args.json:
         from api.schemas import TaskOut
 
@@ -62,10 +62,22 @@ def cmd_tasks(args: argparse.Namespace, settings: Settings) -> int:
     for section in plan.sections:
         print(f"\n{section.numeral}、{section.title}")
         for t in section.tasks:
-            print(f"  {t.number:>3}. {t.title}  [{'、'.join(t.units)}]")
-    if plan.missing_tasks or plan.missing_sections:
-        print(f"\n缺失的任务编号: {list(plan.missing_tasks)}  缺失的部分: {list(plan.missing_sections)}")
+            print(f"  {t.ref:>5}. {t.title}  [{'、'.join(t.units)}]")
+    if plan.missing_refs or plan.missing_sections:
+        gaps: list[int] | list[str] = list(plan.missing_tasks) or list(plan.missing_refs)  # refs ("2-3") per section
+        print(f"\n缺失的任务编号: {gaps}  缺失的部分: {list(plan.missing_sections)}")
     return 0
+
+
+def cmd_plans_check(args: argparse.Namespace, settings: Settings) -> int:
+    """Parse a plan file and report what it holds, every line left out and anything doubtful."""
+    from index.check import check_file
+    from index.store import corpus_title
+
+    path = Path(args.file)
+    report = check_file(path, title=args.title or corpus_title(path))
+    print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2) if args.json else report.render())
+    return 0 if report.complete else 1
 
 
 def cmd_index_build(args: argparse.Namespace, settings: Settings) -> int:
@@ -73,10 +85,11 @@ def cmd_index_build(args: argparse.Namespace, settings: Settings) -> int:
 
     from index.embeddings import load_embeddings
     from index.errors import IndexCorruptError, IndexMissingError, IndexStaleError
+    from index.readers import read_document
     from index.store import build_index, corpus_title, load_index, sha256_text
 
     corpus_path = Path(args.corpus) if args.corpus else settings.corpus
-    corpus = corpus_path.read_text(encoding="utf-8")
+    corpus = read_document(corpus_path).text
     embeddings = load_embeddings(settings.embedding_model)
     if args.if_needed:
         try:
@@ -138,10 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="manage the index")
     index_sub = p.add_subparsers(dest="index_command", required=True)
     b = index_sub.add_parser("build", help="parse, embed and persist the corpus")
-    b.add_argument("--corpus", help="plan text file (default: PLANQA_CORPUS)")
+    b.add_argument("--corpus", help="plan file: .txt, .docx, .pdf or .html (default: PLANQA_CORPUS)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.add_argument("--if-needed", action="store_true", help="only when the index is missing, stale or corrupt")
     b.set_defaults(func=cmd_index_build)
+
+    p = sub.add_parser("plans", help="work with plan files")
+    plans_sub = p.add_subparsers(dest="plans_command", required=True)
+    c = plans_sub.add_parser("check", help="parse a plan file and report tasks, units, gaps and dropped lines")
+    c.add_argument("file", help="the plan: .txt (UTF-8 or GB18030), .docx, .pdf or .html")
+    c.add_argument("--title", help="the plan's title (default: <file>.meta.json's, or the text's title line)")
+    c.add_argument("--json", action="store_true", help="the report as JSON")
+    c.set_defaults(func=cmd_plans_check)
 
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host")

@@ -15,11 +15,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from index.errors import (
+    DocumentError,
     IndexCorruptError,
     IndexMissingError,
     IndexStaleError,
     InvalidQuestionError,
+    PlanParseError,
     PlanQAError,
+    UnsupportedFormatError,
 )
 
 log = logging.getLogger("planqa.api")
@@ -62,6 +65,10 @@ def _status_of(e: PlanQAError) -> tuple[int, str]:
         return 422, "invalid_question"
     if isinstance(e, IndexMissingError | IndexStaleError | IndexCorruptError):
         return 503, "index_unavailable"
+    if isinstance(e, UnsupportedFormatError):
+        return 415, "unsupported_plan_format"
+    if isinstance(e, DocumentError | PlanParseError):
+        return 422, "invalid_plan"
     return 400, "bad_request"
 
 

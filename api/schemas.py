@@ -30,7 +30,9 @@ class AskRequest(BaseModel):
 
 
 class CitationOut(BaseModel):
-    task: int
+    task: int = Field(description="The task's key: its number, in a plan numbered continuously")
+    ref: str = Field("", description='"12", or "3-2" (section 3, task 2) in a plan numbered per section')
+    label: str = Field("", description="How answers name it: 第12项, 第三部分第2项")
     section: str
     title: str
     excerpt: str
@@ -42,6 +44,8 @@ class CitationOut(BaseModel):
     def of(cls, c: Citation) -> CitationOut:
         return cls(
             task=c.task,
+            ref=c.ref,
+            label=c.label,
             section=c.section,
             title=c.title,
             excerpt=c.excerpt,
@@ -82,8 +86,16 @@ class AskResponse(BaseModel):
         )
 
 
+class UnitRoleOut(BaseModel):
+    unit: str
+    role: str = Field(description="lead (牵头) | support (配合) | local (落实: 各县区, 市直学校 …)")
+
+
 class TaskOut(BaseModel):
     number: int
+    key: int = Field(description="Unique in the plan: the number, in a plan numbered continuously (/tasks/{key})")
+    ref: str = Field(description='"12", or "3-2" (section 3, task 2) in a plan numbered per section')
+    label: str = Field(description="第12项, 第三部分第2项")
     section: int
     section_title: str
     title: str
@@ -91,11 +103,17 @@ class TaskOut(BaseModel):
     sentences: list[str]
     units: list[str]
     lead_unit: str | None
+    roles: list[UnitRoleOut] = Field(default_factory=list, description="Each unit with its part, in note order")
+    leaders: list[str] = Field(default_factory=list, description="责任领导 the note names (people, not units)")
+    note: str = Field("", description="The note as written, brackets included")
 
     @classmethod
     def of(cls, t: Task, section: Section) -> TaskOut:
         return cls(
             number=t.number,
+            key=t.key,
+            ref=t.ref,
+            label=t.label,
             section=t.section,
             section_title=f"{section.numeral}、{section.title}" if section.numeral else section.title,
             title=t.title,
@@ -103,6 +121,9 @@ class TaskOut(BaseModel):
             sentences=list(t.sentences),
             units=list(t.units),
             lead_unit=t.lead_unit,
+            roles=[UnitRoleOut(unit=a.unit, role=a.role.value) for a in t.assigned],
+            leaders=list(t.leaders),
+            note=t.note,
         )
 
 
@@ -115,22 +136,28 @@ class SectionOut(BaseModel):
 
 class PlanOut(BaseModel):
     title: str
+    numbering: str = Field("continuous", description="continuous | per_section")
     sections: list[SectionOut]
     tasks: list[TaskOut]
     missing_tasks: list[int]
     missing_sections: list[int]
+    missing_refs: list[str] = Field(default_factory=list, description='Every numbering gap as a ref: "18", "2-3"')
 
 
 class UnitOut(BaseModel):
     name: str
     tasks: list[int]
     lead_tasks: list[int]
+    support_tasks: list[int] = Field(default_factory=list)
+    local_tasks: list[int] = Field(default_factory=list)
 
 
 class UnitTasksOut(BaseModel):
     unit: str
     tasks: list[TaskOut]
     lead_tasks: list[int]
+    support_tasks: list[int] = Field(default_factory=list)
+    local_tasks: list[int] = Field(default_factory=list)
 
 
 class SearchHitOut(BaseModel):

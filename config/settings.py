@@ -21,7 +21,7 @@ DEFAULT_CORPUS = ROOT / "data" / "pingxiang-2021-education-work-plan.txt"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PLANQA_", frozen=True, extra="ignore")
 
-    corpus: Path = Field(DEFAULT_CORPUS, description="The plan's text file (UTF-8)")
+    corpus: Path = Field(DEFAULT_CORPUS, description="The plan file: .txt (UTF-8 or GB18030), .docx, .pdf or .html")
     index_dir: Path = Field(ROOT / "var" / "index", description="Where the index is built and loaded")
     embedding_model: str = Field(
         DEFAULT_MODEL, description="multilingual-e5-small (bundled) or a sentence-transformers folder"
@@ -104,7 +104,7 @@ class Settings(BaseSettings):
     @classmethod
     def _corpus_exists(cls, value: Path) -> Path:
         if not value.is_file():
-            raise ValueError(f"PLANQA_CORPUS: no such file {value}; point it at the plan's UTF-8 text file")
+            raise ValueError(f"PLANQA_CORPUS: no such file {value}; point it at the plan (.txt, .docx, .pdf or .html)")
         return value
 
     @field_validator("log_level")

@@ -24,7 +24,14 @@ def register_commands(subparsers: Any) -> None:
 
 
 def add_eval_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--split", choices=["dev", "test", "all"], default="test", help="which questions (default: test)")
+    p.add_argument(
+        "--split", choices=["dev", "test", "all"], default=None, help="which questions (default: test; all with --plan)"
+    )
+    p.add_argument(
+        "--plan",
+        metavar="ID",
+        help="score a fixture plan of eval/data/plans (or 'all'): index it in a temp folder, ask its gold questions",
+    )
     p.add_argument("--retriever", choices=["hybrid", "dense", "bm25"], default="hybrid")
     p.add_argument("--url", help="evaluate a running server (POST URL/ask) instead of in-process")
     p.add_argument("--compare", action="store_true", help="also score the baselines, side by side")
@@ -49,6 +56,10 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Any) -> int:
+    if args.plan:
+        from eval.plans import main as plans_main
+
+        return plans_main(args, settings)
     from eval.run import main
 
     return main(args, settings)

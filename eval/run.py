@@ -13,6 +13,7 @@ from eval import report
 from eval.gold import GoldQuestion, load_gold
 from eval.score import Outcome, by_category, outcome_dict, score_one, summarize
 from eval.systems import HttpSystem, LangChainBaseline, PlanQASystem, Prediction, RetrieverBaseline, System
+from index.readers import read_document
 from index.store import PlanIndex
 from rag.retrieve import Retriever
 from rag.service import AnsweringService
@@ -89,7 +90,7 @@ def build_systems(args: argparse.Namespace, settings: Settings) -> list[System]:
                 planqa_system(settings, index, retriever)]  # fmt: skip
     if not args.compare:
         return [planqa_system(settings, index, retriever)]
-    corpus = settings.corpus.read_text(encoding="utf-8")
+    corpus = read_document(settings.corpus).text
     return [
         LangChainBaseline(corpus, index.embeddings),
         RetrieverBaseline(index, Retriever.BM25),
@@ -101,6 +102,7 @@ def build_systems(args: argparse.Namespace, settings: Settings) -> list[System]:
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
+    args.split = args.split or "test"
     questions = load_gold(args.gold, args.split)
     if getattr(args, "limit", None):  # spread over the split, so every category keeps a share
         questions = questions[:: max(1, len(questions) // args.limit)][: args.limit]
@@ -168,4 +170,9 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 if __name__ == "__main__":
     from eval.cli import parser
 
-    sys.exit(main(parser("eval").parse_args(), Settings()))
+    args = parser("eval").parse_args()
+    if args.plan:
+        from eval.plans import main as plans_main
+
+        sys.exit(plans_main(args, Settings()))
+    sys.exit(main(args, Settings()))

@@ -57,8 +57,8 @@ def score_one(q: GoldQuestion, p: Prediction) -> Outcome:
     }
     if q.refuse:
         return Outcome(**base, correct=refused, ms=p.ms)
-    gold = set(q.gold_tasks)
-    tasks = [] if refused else list(p.tasks)
+    gold = {str(t) for t in q.gold_tasks}  # refs: 12 and "12" are one task; "3-2" is section 3's task 2
+    tasks = [] if refused else [str(t) for t in p.tasks]
     fields: dict[str, Any] = {}
     if q.kind is Kind.REVERSE:
         cited = set(tasks)

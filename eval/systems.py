@@ -33,7 +33,7 @@ RANKED = 3  # tasks a system returns, best first (PlanQA's default citations)
 @dataclass(frozen=True)
 class Prediction:
     found: bool  # False: the system said the plan does not cover the question
-    tasks: tuple[int, ...]  # cited tasks, best first
+    tasks: tuple[int | str, ...]  # cited tasks, best first, by ref ("12", or "3-2" in a plan numbered per section)
     units: tuple[str, ...]  # units of the answer's first citation, lead first
     text: str  # what the user reads
     ms: float  # wall time of this one question
@@ -65,7 +65,8 @@ class PlanQASystem:
         self.replies.append(reply)
         a = reply.answer
         first = a.citations[0].units if a.citations else ()
-        return Prediction(a.found, tuple(c.task for c in a.citations), tuple(first), a.text, ms, a.intent.value)
+        refs = tuple(c.ref or str(c.task) for c in a.citations)
+        return Prediction(a.found, refs, tuple(first), a.text, ms, a.intent.value)
 
 
 class HttpSystem:
@@ -87,7 +88,12 @@ class HttpSystem:
         cites = body.get("citations", [])
         units = tuple(cites[0]["units"]) if cites else ()
         return Prediction(
-            bool(body["found"]), tuple(c["task"] for c in cites), units, body["answer"], ms, body["intent"]
+            bool(body["found"]),
+            tuple(c.get("ref") or str(c["task"]) for c in cites),
+            units,
+            body["answer"],
+            ms,
+            body["intent"],
         )
 
     def close(self) -> None:

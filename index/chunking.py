@@ -19,18 +19,18 @@ _QUOTED = re.compile(r"[“\"《]([^”\"》]{2,20})[”\"》]")
 class Chunk:
     """A retrievable piece: one sentence of one task."""
 
-    task: int
+    task: int  # Task.key
     sentence: int
     text: str
 
 
 def chunk_plan(plan: Plan) -> list[Chunk]:
-    return [Chunk(t.number, i, s) for t in plan.tasks for i, s in enumerate(t.sentences)]
+    return [Chunk(t.key, i, s) for t in plan.tasks for i, s in enumerate(t.sentences)]
 
 
 def plan_vocabulary(plan: Plan) -> list[str]:
     """Words jieba should keep whole: unit names, quoted terms (“三全育人”, 《红色文化》) and task titles."""
-    words = set(plan.units)
+    words = {normalize(u) for u in plan.units}
     for task in plan.tasks:
         words.update(normalize(q) for q in _QUOTED.findall(task.body))
         words.add(normalize(task.title))

@@ -43,3 +43,11 @@ class InvalidConversationError(InvalidQuestionError):
 
 class PromptError(PlanQAError):
     """A prompt file is missing or malformed."""
+
+
+class DocumentError(PlanQAError):
+    """A plan file cannot be read: an unsupported format, a damaged file, text in an unknown encoding."""
+
+
+class UnsupportedFormatError(DocumentError):
+    """A plan file of a type PlanQA does not read (the suffix names no reader)."""

@@ -1,35 +1,142 @@
 """The plan model: a parsed plan (Plan → Section → Task) and what retrieval returns over it (Hit, TaskHit).
 
 All frozen dataclasses; the answers built on top live in ``rag/types.py``, pydantic only at the API boundary.
+
+Every non-blank line of the source is somewhere in a ``Plan``: the title line, a preamble paragraph, a section or
+sub-section heading, a task (its lines joined: number, body, note), a paragraph of a section outside any task, a
+closing line (signature, date) or a dropped line with its reason. Each piece remembers its line number
+(``line``/``lines``, 1-based; not part of equality: the same plan read from another file is the same plan).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from index.normalize import to_cn_numeral
+
+
+class Role(StrEnum):
+    """A unit's part in a task, from the note's wording (see ``index/notes.py``)."""
+
+    LEAD = "lead"  # 牵头: the first unit of a 责任单位 list, or every unit of a 牵头单位 segment
+    SUPPORT = "support"  # 配合: the other units before the first comma, or every unit of a 配合单位 segment
+    LOCAL = "local"  # units after the first comma (各县区教育行政部门, 市直学校), and every collective 各…
+
+    @property
+    def label(self) -> str:
+        return _ROLE_LABELS[self]
+
+
+_ROLE_LABELS = {Role.LEAD: "牵头", Role.SUPPORT: "配合", Role.LOCAL: "落实"}
+
+
+class Numbering(StrEnum):
+    CONTINUOUS = "continuous"  # 1, 2, … 31 across the whole plan: a task is "第12项"
+    PER_SECTION = "per_section"  # numbers restart at 1 in each section: a task is "第三部分第2项" (ref "3-2")
+
+
+@dataclass(frozen=True)
+class UnitRole:
+    unit: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    """A line of the source kept as text: a preamble paragraph, a closing line, a section's own paragraph."""
+
+    text: str
+    line: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class DroppedLine:
+    """A line judged not to be plan text, and why (``line`` 0: removed while reading the file, e.g. a PDF
+    page number; ``reason`` then says where)."""
+
+    text: str
+    reason: str
+    line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
 class Task:
     """One numbered task, e.g. ``8.大力加强体育、美育工作。…(责任单位:体卫艺科、…)``."""
 
-    number: int
+    key: int  # unique in the plan: the number in a continuously numbered plan, else the position 1, 2, …
+    ref: str  # how a task is addressed: "12", or "3-2" (section 3, task 2) when numbering restarts per section
+    number: int  # as written
     section: int
     title: str  # the sentence before the first 。, without it
-    body: str  # the paragraph as written, without the leading number and the 责任单位 note
+    body: str  # the paragraph(s) as written, without the leading number and the note
     sentences: tuple[str, ...]  # the body split into sentences, each verbatim with its end mark
-    units: tuple[str, ...] = ()  # responsible units in the order listed; the first is the lead (牵头)
-    bureau_units: int = 0  # how many of ``units`` come before the first comma (bureau departments)
-    units_note: str = ""  # the 责任单位 note verbatim, e.g. "责任单位:宣教科、组织人事科,各县区教育行政部门"
+    marker: str = ""  # the number as written: "8." "1．" "3、" "（3）"
+    note: str = ""  # the note verbatim with its brackets: "(责任单位:宣教科、组织人事科,各县区教育行政部门)"
+    assigned: tuple[UnitRole, ...] = ()  # units in note order by role: leads, supports, then local units
+    leaders: tuple[str, ...] = ()  # 责任领导 (titles such as 王副主任): people, never units
+    subsection: int = 0  # the （一）（二） heading the task stands under, 0 for none
+    lines: tuple[int, ...] = field(default=(), compare=False)  # source lines: the task line, continuations, note
+
+    @property
+    def units(self) -> tuple[str, ...]:
+        """Responsible units: leads first, then supporting units, then local ones."""
+        return tuple(a.unit for a in self.assigned)
 
     @property
     def lead_unit(self) -> str | None:
         return self.units[0] if self.units else None
 
+    def with_role(self, role: Role) -> tuple[str, ...]:
+        return tuple(a.unit for a in self.assigned if a.role is role)
+
+    @property
+    def leads(self) -> tuple[str, ...]:
+        return self.with_role(Role.LEAD)
+
+    @property
+    def bureau_units(self) -> int:
+        """How many of ``units`` are the issuer's own departments (leads and supports, not local units)."""
+        return sum(a.role is not Role.LOCAL for a in self.assigned)
+
+    def role_of(self, unit: str) -> Role | None:
+        return next((a.role for a in self.assigned if a.unit == unit), None)
+
+    @property
+    def units_note(self) -> str:
+        """The note without its brackets: "责任单位:宣教科、组织人事科,各县区教育行政部门"."""
+        inner = self.note.strip().rstrip("。.").rstrip()
+        return inner[1:-1].strip() if len(inner) >= 2 else inner
+
     @property
     def text(self) -> str:
-        """The whole task as written in the plan."""
-        note = f"({self.units_note})" if self.units_note else ""
-        return f"{self.number}.{self.body}{note}"
+        """The whole task as written in the plan (its lines joined)."""
+        return f"{self.marker or f'{self.number}.'}{self.body}{self.note}"
+
+    @property
+    def label(self) -> str:
+        """How a reader names the task: "第12项", or "第三部分第2项" in a plan numbered per section."""
+        return ref_label(self.ref)
+
+
+def ref_label(ref: str) -> str:
+    """``"12"`` → ``"第12项"``; ``"3-2"`` → ``"第三部分第2项"``."""
+    section, _, number = ref.rpartition("-")
+    if section.isdigit():
+        return f"第{to_cn_numeral(int(section))}部分第{number}项"
+    return f"第{ref}项"
+
+
+@dataclass(frozen=True)
+class Subsection:
+    """A heading inside a section that introduces tasks but is none:
+    ``（一）产业提升人才行动计划。围绕…，实施如下重点项目：``."""
+
+    number: int
+    numeral: str  # as written: "一"
+    title: str  # the heading up to its first 。 or ：, e.g. "产业提升人才行动计划"
+    heading: str  # the whole line as written
+    line: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
@@ -40,26 +147,54 @@ class Section:
     numeral: str  # as written: "四"
     title: str
     tasks: tuple[Task, ...] = ()
+    heading: str = ""  # the line as written: "四、着力构建…"
+    subsections: tuple[Subsection, ...] = ()
+    paragraphs: tuple[Paragraph, ...] = ()  # text of the section outside any task (an introduction …)
+    line: int = field(default=0, compare=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.numeral}、{self.title}" if self.numeral else self.title
+
+    def subsection_tasks(self, number: int) -> tuple[Task, ...]:
+        return tuple(t for t in self.tasks if t.subsection == number)
 
 
 @dataclass(frozen=True)
 class Plan:
     title: str
-    preamble: str  # the opening paragraph(s) before the first section, de-duplicated
     sections: tuple[Section, ...]
-    missing_tasks: tuple[int, ...] = ()  # gaps in the task numbering, found at parse time
+    preamble_paragraphs: tuple[Paragraph, ...] = ()  # the opening paragraphs, de-duplicated
+    numbering: Numbering = Numbering.CONTINUOUS
+    missing_tasks: tuple[int, ...] = ()  # gaps in a continuous task numbering, found at parse time
     missing_sections: tuple[int, ...] = ()  # gaps in the section numbering
-    dropped: tuple[str, ...] = ()  # lines judged not to be plan text (footers, repeated abstracts)
+    missing_refs: tuple[str, ...] = ()  # every gap as a ref: "18", or "2-3" in a plan numbered per section
+    dropped: tuple[DroppedLine, ...] = ()  # lines judged not to be plan text (furniture, repeated abstracts)
+    closing: tuple[Paragraph, ...] = ()  # signature, date, "（此件公开发布）" after the last task
+    title_line: Paragraph | None = None  # the title as written in the text, when it has one
+
+    @property
+    def preamble(self) -> str:
+        return "\n".join(p.text for p in self.preamble_paragraphs)
 
     @property
     def tasks(self) -> tuple[Task, ...]:
         return tuple(t for s in self.sections for t in s.tasks)
 
-    def task(self, number: int) -> Task | None:
+    def task(self, key: int) -> Task | None:
+        """The task with this key (its number, in a continuously numbered plan)."""
         for t in self.tasks:
-            if t.number == number:
+            if t.key == key:
                 return t
         return None
+
+    def by_ref(self, ref: str) -> Task | None:
+        return next((t for t in self.tasks if t.ref == ref), None)
+
+    def numbered(self, number: int, section: int | None = None) -> tuple[Task, ...]:
+        """Tasks written with ``number`` (in ``section`` when given): one in a continuous plan, one per
+        section that has it in a plan numbered per section."""
+        return tuple(t for t in self.tasks if t.number == number and (section is None or t.section == section))
 
     def section(self, number: int) -> Section | None:
         for s in self.sections:
@@ -69,7 +204,7 @@ class Plan:
 
     def section_of(self, task: Task) -> Section:
         section = self.section(task.section)
-        assert section is not None, f"task {task.number} points at a missing section"
+        assert section is not None, f"task {task.ref} points at a missing section"
         return section
 
     @property
@@ -86,7 +221,7 @@ class Plan:
 class Hit:
     """One retrieved sentence, with the task it belongs to."""
 
-    task: int
+    task: int  # Task.key
     sentence: int  # index into Task.sentences
     text: str
     score: float
@@ -96,7 +231,7 @@ class Hit:
 class TaskHit:
     """Retrieval results grouped by task, best sentence first."""
 
-    task: int
+    task: int  # Task.key
     score: float
     hits: tuple[Hit, ...]
     similarity: float = 0.0  # best cosine similarity of the question to one of the task's sentences

@@ -36,6 +36,7 @@ from index.keyword import BM25, WordTokenizer, char_bigrams
 from index.model import Plan
 from index.normalize import normalize
 from index.parse import PARSER_VERSION, parse_plan
+from index.readers import parse_document, read_document
 
 FORMAT_VERSION = 1
 KEEP_BUILDS = 2  # the live build and the one before it
@@ -99,7 +100,9 @@ def build_index(
     progress: Progress | None = None,
     batch_size: int = 16,
 ) -> PlanIndex:
-    """Parse, embed and persist ``corpus`` under ``index_dir``, then make it the current build."""
+    """Parse, embed and persist ``corpus`` (the plan's text, as a reader returns it) under ``index_dir``, then
+    make it the current build. Nothing is written before the plan parses: a text that is no plan raises
+    PlanParseError and leaves the current build in service."""
     plan = parse_plan(corpus, title=corpus_name)
     chunks = chunk_plan(plan)
     vectors = np.zeros((len(chunks), embeddings.dimension), dtype=np.float32)
@@ -213,25 +216,22 @@ def open_index(
     rebuild: bool,
     progress: Progress | None = None,
 ) -> PlanIndex:
-    """Load the index of ``corpus_path``; when it is missing or stale, rebuild if allowed, else raise.
+    """Load the index of ``corpus_path`` (any format ``index/readers`` reads); when it is missing or stale,
+    rebuild if allowed, else raise.
 
     A corrupt index is never rebuilt silently: a file that no longer matches its hash means something
     damaged the disk or the folder, which an operator should see. IndexCorruptError names the file and the
-    command that rebuilds it.
+    command that rebuilds it. A plan file that cannot be read or parsed raises DocumentError or PlanParseError
+    (naming the file and the line) before anything is written.
     """
+    source = read_document(corpus_path)
     try:
-        corpus = corpus_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise IndexMissingError(
-            f"无法读取语料：{corpus_path}。Cannot read the corpus {corpus_path} ({e}): set PLANQA_CORPUS to a "
-            "UTF-8 text file."
-        ) from e
-    try:
-        return load_index(index_dir, embeddings, corpus_sha256=sha256_text(corpus))
+        return load_index(index_dir, embeddings, corpus_sha256=sha256_text(source.text))
     except (IndexMissingError, IndexStaleError):
         if not rebuild:
             raise
-    return build_index(corpus, corpus_title(corpus_path), index_dir, embeddings, progress=progress)
+    parse_document(source, corpus_title(corpus_path))  # a file that is no plan: an error naming it, nothing written
+    return build_index(source.text, corpus_title(corpus_path), index_dir, embeddings, progress=progress)
 
 
 def corpus_title(corpus_path: Path) -> str:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
-from index.model import Plan, Task
+from index.model import Plan, Role, Task
+from index.normalize import normalize
 
 # "基教科等机关各科室": the named unit, then a collective ("and the other departments of the bureau").
 _COLLECTIVE = re.compile(r"^(.+?)等(.+)$")
@@ -32,18 +34,22 @@ class Assignment:
     """A unit's part in one task."""
 
     task: Task
-    lead: bool
+    role: Role
     collective: bool  # named inside "X等机关各科室", or covered by it
+
+    @property
+    def lead(self) -> bool:
+        return self.role is Role.LEAD
 
 
 def tasks_of(plan: Plan, unit: str) -> list[Assignment]:
     """Every task that lists ``unit`` (complete, in plan order), including ones it shares as 'X等机关各科室'."""
     out = []
     for task in plan.tasks:
-        for i, token in enumerate(task.units):
-            name, collective = split_collective(token)
+        for a in task.assigned:
+            name, collective = split_collective(a.unit)
             if name == unit:
-                out.append(Assignment(task=task, lead=i == 0, collective=collective is not None))
+                out.append(Assignment(task=task, role=a.role, collective=collective is not None))
                 break
     return out
 
@@ -54,18 +60,20 @@ def collective_tasks(plan: Plan) -> list[tuple[Task, str]]:
 
 
 def find_units(text: str, names: tuple[str, ...]) -> list[str]:
-    """Units named in ``text`` (already normalised): exact names first, then aliases.
+    """Units named in ``text`` (already normalised): exact names first, then aliases. Names are compared
+    normalised ("各县（市、区）教育局" matches "各县(市、区)教育局") and returned as the plan writes them.
 
     Aliases are recognised by rule, not by a list: a full name whose characters include the short name's in
     order (基础教育科 → 基教科, 体育卫生艺术科 → 体卫艺科), or a shortened tail (考试中心 → 教育考试中心).
     """
+    written = _normalized(names)
     found: list[str] = []
     taken = [False] * len(text)
-    for name in sorted(names, key=len, reverse=True):
+    for name in sorted(written, key=len, reverse=True):
         start = text.find(name)
         while start >= 0:
             if not any(taken[start : start + len(name)]):
-                found.append(name) if name not in found else None
+                found.append(written[name]) if written[name] not in found else None
                 taken[start : start + len(name)] = [True] * len(name)
             start = text.find(name, start + 1)
     for m in UNIT_LIKE.finditer(text):
@@ -73,11 +81,17 @@ def find_units(text: str, names: tuple[str, ...]) -> list[str]:
             continue
         for span_start in range(m.start(), m.end() - 2):
             span = text[span_start : m.end()]
-            matches = [n for n in names if _is_alias(span, n)]
+            matches = [written[n] for n in written if _is_alias(span, n)]
             if matches:
                 found.extend(n for n in matches if n not in found)
                 break
     return found
+
+
+@lru_cache(maxsize=8)
+def _normalized(names: tuple[str, ...]) -> dict[str, str]:
+    """Normalised name → the name as written (a plan's names, computed once per plan)."""
+    return {normalize(n): n for n in names}
 
 
 def _is_alias(span: str, name: str) -> bool:

@@ -16,7 +16,7 @@ import re
 
 from index.model import Plan
 from index.normalize import CN_NUMERAL_CHARS, normalize, parse_cn_number
-from rag.query import analyze
+from rag.query import analyze, task_key
 from rag.types import FollowUp, Intent, Turn
 
 # Words that point back at the previous answer.
@@ -42,10 +42,11 @@ def resolve(question: str, previous: Turn | None, plan: Plan) -> tuple[FollowUp,
     """How to read ``question`` after ``previous``: (kind, standalone question, task referred to)."""
     text = _TRAILING.sub("", normalize(question))
     query = analyze(text, plan)
-    if _ORIGINAL.search(text) and query.intent is Intent.TASK and query.task_number is not None:
-        return FollowUp.ORIGINAL, "", query.task_number  # "第8项的原文" needs no previous turn
-    if _ASKS_UNITS.search(text) and query.intent is Intent.TASK and query.task_number is not None:
-        return FollowUp.LEAD, "", query.task_number  # nor does "第8项的牵头单位是谁"
+    key = task_key(plan, query) if query.intent is Intent.TASK else None
+    if _ORIGINAL.search(text) and key is not None:
+        return FollowUp.ORIGINAL, "", key  # "第8项的原文" needs no previous turn
+    if _ASKS_UNITS.search(text) and key is not None:
+        return FollowUp.LEAD, "", key  # nor does "第8项的牵头单位是谁"
     if previous is None:
         return FollowUp.NONE, question, None
 
@@ -84,9 +85,11 @@ def _has_topic(text: str, plan: Plan) -> bool:
 def _topic_follow_up(subject: str, previous: Turn, plan: Plan) -> tuple[FollowUp, str, int | None]:
     query = analyze(subject, plan)
     if query.intent is Intent.TASK and query.task_number is not None:
-        if previous.asks is Intent.WHO:
-            return FollowUp.LEAD, "", query.task_number
-        return FollowUp.TOPIC, f"第{query.task_number}项任务是什么", None
+        key = task_key(plan, query)
+        if previous.asks is Intent.WHO and key is not None:
+            return FollowUp.LEAD, "", key
+        where = f"第{query.section_number}部分" if query.section_number is not None else ""
+        return FollowUp.TOPIC, f"{where}第{query.task_number}项任务是什么", None
     if query.intent is Intent.SECTION and query.section_number is not None:
         return FollowUp.TOPIC, f"第{query.section_number}部分讲什么", None
     if query.units and previous.asks is Intent.REVERSE:

@@ -7,14 +7,15 @@ from collections.abc import Iterator
 
 from index.store import PlanIndex
 from rag.query import analyze
-from rag.types import Answer, Intent
+from rag.types import Answer, Citation, Intent
 
 # A piece ends after 。！？；, a newline, or a "：" that opens a quotation (原文：…).
 _PIECE_END = re.compile(r"(?<=[。！？!?；\n])|(?<=原文：)")
 
 
-def mark(task: int) -> str:
-    return f"【第{task}项】"
+def mark(citation: Citation) -> str:
+    """【第8项】, or 【第三部分第2项】 in a plan numbered per section."""
+    return f"【{citation.label or f'第{citation.task}项'}】"
 
 
 def with_inline_citations(answer: Answer) -> str:
@@ -24,18 +25,18 @@ def with_inline_citations(answer: Answer) -> str:
     text does not mention is marked at the end.
     """
     lines = answer.text.split("\n")
-    unplaced: list[int] = []
+    unplaced: list[Citation] = []
     for c in answer.citations:
         target = _line_with(lines, c.excerpt) if c.excerpt else None
         if target is None:
             target = _line_with(lines, c.title) if c.title else None
         if target is None:
-            unplaced.append(c.task)
-        elif mark(c.task) not in lines[target]:
-            lines[target] += mark(c.task)
+            unplaced.append(c)
+        elif mark(c) not in lines[target]:
+            lines[target] += mark(c)
     text = "\n".join(lines)
     if unplaced:
-        text += "\n出处：" + "".join(mark(n) for n in unplaced)
+        text += "\n出处：" + "".join(mark(c) for c in unplaced)
     return text
 
 

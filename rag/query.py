@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from index.model import Plan
+from index.model import Numbering, Plan, Role, Task
 from index.normalize import CN_NUMERAL_CHARS, normalize, parse_cn_number
 from index.units import UNIT_LIKE, find_units, unit_names
 from rag.types import Intent, Query
@@ -22,6 +22,19 @@ _SECTION_REF = re.compile(
     r"|\b(?:part|section)\s*([0-9]{1,2})\b",
     re.IGNORECASE,
 )
+# A task by section and number, as plans numbered per section are read: 第三部分第2项 / 第3部分的第2项 / 第五部分第3条.
+_SECTION_TASK_REF = re.compile(
+    rf"第\s*{_NUM}\s*(?:部分|章|篇|大项|板块|大部分)\s*(?:的|中的|里的)?\s*第\s*{_NUM}\s*(?:项|条|小项|个任务)"
+)
+# Asking for the supporting units (配合), not the lead: 谁配合 / 配合单位有哪些 / 由哪些单位配合 / 协办单位.
+_ASKS_SUPPORT = re.compile(
+    r"(?:配合|协办|协助)(?:单位|部门|科室|处室)|谁(?:来)?(?:配合|协助|协办)|由谁(?:配合|协助)"
+    r"|(?:哪些|哪个|什么|哪几个)(?:单位|部门|科室|处室)?(?:来)?(?:配合|协助|协办)"
+)
+# Asking for the people a note names (责任领导: 王副主任), not the units.
+_ASKS_LEADERS = re.compile(r"(?:责任|分管|牵头|主管)领导|哪位领导|哪个领导")
+# Asking what a part holds: 产业提升人才行动计划包括哪些项目 / 讲什么.
+_ASKS_CONTENTS = re.compile(r"哪些|包括|包含|有什么|是什么|讲什么|讲的是|内容|几项|多少项")
 # Asking who: 谁负责 / 哪个科室 / 归谁管 / 责任单位 / 找哪个部门 / 谁在抓 / who is responsible.
 _WHO = re.compile(
     r"谁|哪(?:个|些|一个|家)?(?:科室|部门|单位|处室|科|处|机构)|什么(?:科室|部门|单位|机构)"
@@ -51,6 +64,12 @@ def analyze(question: str, plan: Plan) -> Query:
     text = normalize(question)
     names = unit_names(plan)
 
+    if m := _SECTION_TASK_REF.search(text):
+        section, number = (parse_cn_number(g) for g in m.groups() if g)
+        if section is not None and number is not None:
+            return Query(question, text, Intent.TASK, task_number=number, section_number=section)
+    if heading := _subsection_ref(text, plan):
+        return Query(question, text, Intent.SECTION, section_number=heading[0], subsection=heading[1])
     if m := _SECTION_REF.search(text):
         number = _first_number(m)
         if number is not None:
@@ -60,8 +79,9 @@ def analyze(question: str, plan: Plan) -> Query:
         if number is not None:
             return Query(question, text, Intent.TASK, task_number=number)
 
+    role, text_for_topic = _role_asked(text)
     units = tuple(find_units(text, names))
-    wants_who = bool(_WHO.search(text))
+    wants_who = bool(_WHO.search(text)) or role is Role.SUPPORT
     wants_tasks = bool(_REVERSE.search(text))
     # What is left once the units and the asking-for-tasks words are gone: "基教科负责近视防控吗" → 近视防控.
     remainder = _REVERSE.sub(" ", text)
@@ -78,7 +98,29 @@ def analyze(question: str, plan: Plan) -> Query:
         if unknown:
             return Query(question, text, Intent.REVERSE, unknown_unit=unknown, topic=rest)
     intent = Intent.WHO if wants_who else Intent.FACT
-    return Query(question, text, intent, units=units, topic=_topic(text))
+    leaders = bool(_ASKS_LEADERS.search(text))
+    return Query(question, text, intent, units=units, topic=_topic(text_for_topic), role=role, leaders=leaders)
+
+
+def _role_asked(text: str) -> tuple[Role | None, str]:
+    """SUPPORT when a who-question asks for the supporting units, with the words that ask it taken out of the
+    text (they frame the question: "“双减”工作谁配合" is about 双减). Asking who leads needs nothing apart: every
+    who-answer marks the lead units (牵头)."""
+    if _ASKS_SUPPORT.search(text):
+        return Role.SUPPORT, re.sub(r"配合|协办|协助", " ", _ASKS_SUPPORT.sub(" ", text))
+    return None, text
+
+
+def _subsection_ref(text: str, plan: Plan) -> tuple[int, int] | None:
+    """(section, sub-section) when the question asks what a sub-section heading holds, naming its title:
+    "产业提升人才行动计划包括哪些项目" → the tasks under "（一）产业提升人才行动计划。…"."""
+    if not _ASKS_CONTENTS.search(text):
+        return None
+    for section in plan.sections:
+        for sub in section.subsections:
+            if len(sub.title) >= 4 and normalize(sub.title) in text:
+                return section.number, sub.number
+    return None
 
 
 def _topic(text: str) -> str:
@@ -98,3 +140,24 @@ def _first_number(m: re.Match[str]) -> int | None:
         if group:
             return parse_cn_number(group)
     return None
+
+
+def asked_tasks(plan: Plan, query: Query) -> tuple[Task, ...]:
+    """The tasks a question names by number: 第12项 (one task, or one per section that has a task 12 in a plan
+    numbered per section); 第三部分第2项 (section 3's task 2, or its second task in a continuously numbered plan)."""
+    number = query.task_number or 0
+    if query.section_number is None:
+        return plan.numbered(number) if number > 0 else ()
+    if plan.numbering is Numbering.PER_SECTION:
+        return plan.numbered(number, query.section_number)
+    section = plan.section(query.section_number)
+    return (section.tasks[number - 1],) if section and 0 < number <= len(section.tasks) else ()
+
+
+def task_key(plan: Plan, query: Query) -> int | None:
+    """The key of the one task a question names by number (its number, in a continuously numbered plan, even
+    when the plan lacks it); None when it names several or, in a plan numbered per section, none."""
+    if plan.numbering is Numbering.CONTINUOUS and query.section_number is None:
+        return query.task_number
+    tasks = asked_tasks(plan, query)
+    return tasks[0].key if len(tasks) == 1 else None

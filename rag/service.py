@@ -23,7 +23,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from index.errors import InvalidQuestionError
-from index.model import Plan, TaskHit
+from index.model import Numbering, Plan, TaskHit
 from index.normalize import fold, normalize
 from index.store import PlanIndex
 from rag.answer import AnswerConfig, answer
@@ -180,7 +180,8 @@ class AnsweringService:
             self.sessions.remember(key, turn)
         draft = self._draft(turn, conversation_id)
         generator = self.generator
-        if generator is None or not generator.applies(turn.answer):
+        # The LLM cites tasks as 【第N项】 by number: a plan numbered per section (第三部分第2项) stays extractive.
+        if generator is None or not generator.applies(turn.answer) or self.plan.numbering is Numbering.PER_SECTION:
             return ReplyStream(draft, sentence_pieces(draft.answer.text), lambda: draft)
         remaining = max(self.config.budgets.of(channel) - (time.perf_counter() - started), 0.1)
         generated = generator.stream(self.plan, turn.answer, remaining, present=with_inline_citations)

@@ -33,7 +33,7 @@ def converse(plan: Plan, compose: Compose, previous: Turn | None, question: str,
         elif kind is FollowUp.ORIGINAL:
             result = original_answer(plan, task, question)
         else:
-            result = replace(compose(f"第{task.number}项任务是什么", top_k), question=question)
+            result = replace(compose(f"{task.label}任务是什么", top_k), question=question)
     else:
         result = replace(compose(resolved, top_k), question=question)
     return _turn(plan, question, resolved, kind, result, previous)
@@ -52,7 +52,7 @@ def _more(plan: Plan, compose: Compose, previous: Turn, question: str, top_k: in
     for c in new:
         task = plan.task(c.task)
         lead = task.lead_unit if task and task.lead_unit else "未列责任单位"
-        lines.append(f"第{c.task}项“{c.title}”（{lead}牵头）：{c.excerpt}")
+        lines.append(f"{c.label}“{c.title}”（{lead}牵头）：{c.excerpt}")
     return Answer(question, "\n".join(lines), True, previous.asks, tuple(new))
 
 

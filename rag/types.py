@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from index.model import Role
+
 
 class Intent(StrEnum):
     WHO = "who"  # 谁负责近视防控?
@@ -25,22 +27,27 @@ class Query:
     text: str  # the question as asked
     normalized: str  # simplified, half-width, without zero-width characters
     intent: Intent
-    task_number: int | None = None
-    section_number: int | None = None
+    task_number: int | None = None  # as the question writes it: 第12项 → 12 (第三部分第2项 → 2)
+    section_number: int | None = None  # 第四部分 → 4 (第三部分第2项 → 3)
     units: tuple[str, ...] = ()  # plan units the question names (aliases resolved)
     unknown_unit: str | None = None  # a unit-like name the plan does not know
     topic: str = ""  # the question with question words removed, for matching and phrasing
+    role: Role | None = None  # the part asked about: 谁配合 / 配合单位 → SUPPORT (who-answers always mark leads)
+    leaders: bool = False  # asks for the 责任领导 (people), not the units
+    subsection: int | None = None  # 产业提升人才行动计划包括哪些项目 → the （一） heading of section_number
 
 
 @dataclass(frozen=True)
 class Citation:
-    task: int
+    task: int  # Task.key: the number in a continuously numbered plan
     section: str
     title: str
     excerpt: str
     units: tuple[str, ...]
     lead_unit: str | None
     score: float
+    ref: str = ""  # Task.ref: "12", or "3-2" in a plan numbered per section
+    label: str = ""  # how the answer names the task: "第12项", "第三部分第2项"
 
 
 class AnswerMode(StrEnum):

@@ -54,6 +54,22 @@ def plan_index(corpus_text: str, index_dir: Path, embeddings: PlanQAEmbeddings) 
 
 
 @pytest.fixture(scope="session")
+def fixture_index(tmp_path_factory: pytest.TempPathFactory, embeddings: PlanQAEmbeddings) -> Callable[[str], PlanIndex]:
+    """``fixture_index("yunling-health-2023")``: a fixture plan of another issuer (eval/data/plans), read and
+    indexed as ``planqa eval --plan`` does, once per session."""
+    from eval.plans import index_plan
+
+    built: dict[str, PlanIndex] = {}
+
+    def get(plan_id: str) -> PlanIndex:
+        if plan_id not in built:
+            built[plan_id] = index_plan(plan_id, tmp_path_factory.mktemp(plan_id), embeddings)
+        return built[plan_id]
+
+    return get
+
+
+@pytest.fixture(scope="session")
 def settings(index_dir: Path, plan_index: PlanIndex) -> Settings:
     # No rate limit for the shared test app: suites (the fuzzer above all) send hundreds of requests a minute
     # from one address. tests/api/test_ops.py turns the limits on where it tests them.

@@ -79,3 +79,28 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(env):
         ["bash", "-o", "pipefail", "-c", cmd], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True
     )
     assert out.returncode == 0 and "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr, out.stderr
+
+
+def test_plans_check_prints_the_report_of_any_format(tmp_path):
+    from tests.documents import write_docx
+
+    plan = ROOT / "eval" / "data" / "plans" / "qingshan-edu-2022.txt"
+    out = planqa("plans", "check", str(plan))
+    assert out.returncode == 0, out.stderr
+    assert "30 项任务 tasks" in out.stdout and "48/48 行已归类" in out.stdout
+    assert "牵头：基础教育科  配合：校外教育培训监管科、督导室" in out.stdout  # task 16's roles
+    assert "第4行  扫一扫在手机打开当前页  — page furniture" in out.stdout  # a dropped line, with its number and reason
+    assert "第9项“加强家庭教育指导”没有责任单位注释" in out.stdout  # a warning
+    docx = write_docx(plan.read_text(encoding="utf-8"), tmp_path / "qingshan.docx")
+    out = planqa("plans", "check", "--json", str(docx))
+    report = json.loads(out.stdout)
+    assert report["source"]["format"] == "docx" and report["lines"]["read"] == report["lines"]["accounted"] == 48
+    task16 = report["sections"][3]["tasks"][0]
+    assert task16["ref"] == "16" and {"unit": "督导室", "role": "support"} in task16["units"]
+
+
+def test_plans_check_of_a_bad_file_names_it_and_fails(tmp_path):
+    bad = tmp_path / "plan.txt"
+    bad.write_bytes("一、总则\n".encode() + b"1.\xff\xfe\x81\n")
+    out = planqa("plans", "check", str(bad))
+    assert out.returncode == 1 and "plan.txt line 2" in out.stderr and "UTF-8 or GB18030" in out.stderr

@@ -38,5 +38,5 @@ async def search_plan(
 ) -> SearchOut:
     query = service.validate(q)
     hits = await run_in_threadpool(service.search, q, retriever, k)  # embeds the query: off the event loop
-    titles = {t.number: t.title for t in plan.tasks}
+    titles = {t.key: t.title for t in plan.tasks}
     return SearchOut(query=query, retriever=retriever.value, results=[SearchHitOut.of(h, titles[h.task]) for h in hits])

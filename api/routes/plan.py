@@ -9,8 +9,9 @@ from fastapi import APIRouter, Path
 from api.deps import PlanDep
 from api.errors import ApiError
 from api.schemas import PlanOut, SectionOut, TaskOut, UnitOut, UnitTasksOut, error_responses
+from index.model import Role
 from index.normalize import normalize
-from index.units import find_units, tasks_of, unit_names
+from index.units import Assignment, find_units, tasks_of, unit_names
 
 router = APIRouter(tags=["plan"])
 _404 = error_responses(404)
@@ -20,17 +21,19 @@ _404 = error_responses(404)
 async def list_tasks(plan: PlanDep) -> PlanOut:
     return PlanOut(
         title=plan.title,
+        numbering=plan.numbering.value,
         sections=[
-            SectionOut(number=s.number, numeral=s.numeral, title=s.title, tasks=[t.number for t in s.tasks])
+            SectionOut(number=s.number, numeral=s.numeral, title=s.title, tasks=[t.key for t in s.tasks])
             for s in plan.sections
         ],
         tasks=[TaskOut.of(t, plan.section_of(t)) for t in plan.tasks],
         missing_tasks=list(plan.missing_tasks),
         missing_sections=list(plan.missing_sections),
+        missing_refs=list(plan.missing_refs),
     )
 
 
-@router.get("/tasks/{number}", response_model=TaskOut, responses=_404, summary="One task by number")
+@router.get("/tasks/{number}", response_model=TaskOut, responses=_404, summary="One task by number (its key)")
 async def get_task(number: Annotated[int, Path(ge=0, le=100000)], plan: PlanDep) -> TaskOut:
     task = plan.task(number)
     if task is None:
@@ -44,13 +47,7 @@ async def list_units(plan: PlanDep) -> list[UnitOut]:
     out = []
     for name in unit_names(plan):
         assignments = tasks_of(plan, name)
-        out.append(
-            UnitOut(
-                name=name,
-                tasks=[a.task.number for a in assignments],
-                lead_tasks=[a.task.number for a in assignments if a.lead],
-            )
-        )
+        out.append(UnitOut(name=name, tasks=[a.task.key for a in assignments], **_by_role(assignments)))
     return out
 
 
@@ -70,5 +67,13 @@ async def unit_tasks(name: Annotated[str, Path(min_length=1, max_length=50)], pl
     return UnitTasksOut(
         unit=matches[0],
         tasks=[TaskOut.of(a.task, plan.section_of(a.task)) for a in assignments],
-        lead_tasks=[a.task.number for a in assignments if a.lead],
+        **_by_role(assignments),
     )
+
+
+def _by_role(assignments: list[Assignment]) -> dict[str, list[int]]:
+    """The task keys of a unit's assignments by its part: lead_tasks, support_tasks, local_tasks."""
+    return {
+        f"{role.value}_tasks": [a.task.key for a in assignments if a.role is role]
+        for role in (Role.LEAD, Role.SUPPORT, Role.LOCAL)
+    }

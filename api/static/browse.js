@@ -32,7 +32,7 @@ function renderPlan({ plan, units }) {
       select.append(el("option", { value: u.name, text: `${u.name}（${u.tasks.length}项，牵头${u.lead_tasks.length}项）` }));
     });
   }
-  const tasks = new Map(plan.tasks.map((t) => [t.number, t]));
+  const tasks = new Map(plan.tasks.map((t) => [t.key, t]));
   const tree = $("#plan-tree");
   tree.replaceChildren();
   plan.sections.forEach((section) => {
@@ -44,7 +44,7 @@ function renderPlan({ plan, units }) {
           "li", { class: "task-item", "data-task": String(n), "data-units": JSON.stringify(t.units) },
           el(
             "details", {},
-            el("summary", {}, el("strong", { text: `第${n}项 ` }), t.title, el("span", { class: "role" })),
+            el("summary", {}, el("strong", { text: `${t.label} ` }), t.title, el("span", { class: "role" })),
             el("p", { class: "task-body", text: t.text }),
             el("p", { class: "units", text: unitsText(t.units, t.lead_unit) }),
           ),
@@ -77,7 +77,8 @@ function applyFilter() {
     }
     item.hidden = !info.tasks.includes(n);
     const lead = info.lead_tasks.includes(n);
-    role.append(el("span", { class: lead ? "unit-tag lead" : "unit-tag", text: lead ? "牵头" : "配合" }));
+    const local = (info.local_tasks || []).includes(n);
+    role.append(el("span", { class: lead ? "unit-tag lead" : "unit-tag", text: lead ? "牵头" : local ? "落实" : "配合" }));
   });
   document.querySelectorAll(".plan-section").forEach((section) => {
     section.hidden = !section.querySelector(".task-item:not([hidden])");

@@ -49,7 +49,7 @@ function citationCard(citation, turnId, terms, index) {
   return el(
     "li",
     { class: "card", id, hidden: index >= CARDS_SHOWN },
-    el("h3", { tabindex: "-1" }, el("span", { class: "task-no", text: `第${citation.task}项` }), ` · ${citation.title}`),
+    el("h3", { tabindex: "-1" }, el("span", { class: "task-no", text: citation.label || `第${citation.task}项` }), ` · ${citation.title}`),
     el("p", { class: "section-name", text: citation.section }),
     el("p", { class: "excerpt" }, highlighted(citation.excerpt, terms)),
     el("p", { class: "units", text: unitsText(citation.units, citation.lead_unit) }),

@@ -38,16 +38,17 @@ export function highlighted(text, terms) {
   return fragment;
 }
 
-// Answer text with 【第N项】 turned into links to the citation card of this turn.
+// Answer text with 【第N项】 (or 【第三部分第2项】) turned into links to the citation card of this turn;
+// ``cited`` maps a mark's label to the citation's task key.
 export function withCitationLinks(text, turnId, cited) {
   const fragment = document.createDocumentFragment();
-  text.split(/(【第\d+项】)/).forEach((part) => {
-    const m = part.match(/^【第(\d+)项】$/);
-    if (m && cited.has(Number(m[1]))) {
-      const target = `${turnId}-task-${m[1]}`;
+  text.split(/(【第[^【】]{1,16}项】)/).forEach((part) => {
+    const label = part.startsWith("【") ? part.slice(1, -1) : "";
+    if (label && cited.has(label)) {
+      const target = `${turnId}-task-${cited.get(label)}`;
       fragment.append(
         el("a", {
-          class: "cite-ref", href: "#" + target, text: part, "aria-label": `出处：第${m[1]}项`,
+          class: "cite-ref", href: "#" + target, text: part, "aria-label": `出处：${label}`,
           onclick: (event) => { event.preventDefault(); revealCard(target); },
         }),
       );

@@ -32,7 +32,7 @@ export function resetView(view) {
 }
 
 export function renderMeta(view, meta) {
-  const cited = new Set(meta.citations.map((c) => c.task));
+  const cited = new Map(meta.citations.map((c) => [c.label || `第${c.task}项`, c.task])); // 【label】 → card
   view.cited = cited;
   view.terms = meta.highlight || [];
   if (meta.resolved_question) view.resolved.textContent = `理解为：${meta.resolved_question}`;
@@ -53,7 +53,7 @@ export function renderMeta(view, meta) {
 }
 
 export function setText(view, text) {
-  view.text.replaceChildren(withCitationLinks(text, view.id, view.cited || new Set()));
+  view.text.replaceChildren(withCitationLinks(text, view.id, view.cited || new Map()));
 }
 
 // The answer as an error, in words, with a 重试 button that calls onRetry().

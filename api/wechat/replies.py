@@ -34,7 +34,7 @@ def compose(answer: Answer, plan: Plan) -> str:
     if answer.intent is Intent.TASK and task is not None:
         return f"{answer.text}\n原文：{task.body}"
     if answer.intent is Intent.FACT and task is not None:
-        head = f"第{task.number}项“{task.title}”，责任单位：{units_phrase(task)}。"
+        head = f"{task.label}“{task.title}”，责任单位：{units_phrase(task)}。"
         return f"{head}\n原文：{top.excerpt}" + _see_also(answer)
     return answer.text
 
@@ -43,7 +43,7 @@ def _see_also(answer: Answer) -> str:
     others = answer.citations[1:]
     if not others:
         return ""
-    return "\n另见：" + "；".join(f"第{c.task}项（{c.lead_unit or '未列责任单位'}牵头）" for c in others)
+    return "\n另见：" + "；".join(f"{c.label}（{c.lead_unit or '未列责任单位'}牵头）" for c in others)
 
 
 def split(text: str, limit: int = MAX_BYTES) -> tuple[str, str]:

@@ -22,13 +22,14 @@ def app_factory() -> FastAPI:
     from config.settings import get_settings
     from eval.systems import LangChainBaseline
     from index.embeddings import load_embeddings
+    from index.readers import read_document
 
     state: dict[str, LangChainBaseline] = {}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings = get_settings()
-        corpus = settings.corpus.read_text(encoding="utf-8")
+        corpus = read_document(settings.corpus).text
         state["qa"] = LangChainBaseline(corpus, load_embeddings(settings.embedding_model))
         yield
 

@@ -186,10 +186,11 @@ def main(args: argparse.Namespace, settings: Any) -> int:
     from eval.run import eval_service
     from eval.systems import LangChainBaseline
     from index.embeddings import load_embeddings
+    from index.readers import read_document
     from index.store import build_index, corpus_title
     from rag.service import Channel
 
-    corpus = settings.corpus.read_text(encoding="utf-8")
+    corpus = read_document(settings.corpus).text
     questions = [q.question for q in load_gold()]
     results: dict[str, Any] = {"planqa": {}, "langchain": {}}
 

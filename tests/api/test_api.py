@@ -20,7 +20,8 @@ def test_ask_response_shape(client):
     assert body["intent"] == "who" and body["found"] is True
     assert 1 <= len(body["citations"]) <= 2
     c = body["citations"][0]
-    assert set(c) == {"task", "section", "title", "excerpt", "units", "lead_unit", "score"}
+    assert set(c) == {"task", "ref", "label", "section", "title", "excerpt", "units", "lead_unit", "score"}
+    assert (c["ref"], c["label"]) == (str(c["task"]), f"第{c['task']}项")
     assert c["task"] == 12 and c["lead_unit"] == c["units"][0] == "基教科"
     assert c["section"].startswith("四、")
 

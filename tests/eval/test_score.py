@@ -115,3 +115,19 @@ def test_langchain_chunks_are_credited_to_the_task_they_overlap_most() -> None:
     assert _chunk_units(corpus, chunk, start, spans[2]) == ("丙科",)
     tail_of_one = corpus[corpus.index("内容") : corpus.index("2.") + 4]  # task 1's note, then the start of task 2
     assert _chunk_units(corpus, tail_of_one, corpus.index("内容"), spans[2]) == ("甲科", "乙科", "各县区")
+
+
+def test_tasks_are_scored_by_ref_section_and_number_included() -> None:
+    per_section = GoldQuestion.model_validate(
+        {
+            "id": "task-900",
+            "split": "dev",
+            "category": "task",
+            "question": "第五部分第3项是什么?",
+            "kind": "task",
+            "gold_tasks": ["5-3"],
+        }
+    )
+    assert score_one(per_section, pred(["5-3"])).correct
+    assert not score_one(per_section, pred(["3-5"])).correct and not score_one(per_section, pred([3])).correct
+    assert score_one(FACT, pred(["12"], text="1%")).correct  # a continuous plan's ref is its number

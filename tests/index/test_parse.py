@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from index.errors import PlanParseError
+from index.model import Numbering
 from index.parse import parse_plan
 from tests.conftest import DATA
 
@@ -37,8 +38,10 @@ def test_local_units_kept_as_listed_and_collective_verbatim(plan):
 
 
 def test_noise_dropped_and_preamble_kept_once(plan):
-    assert "摘要" in plan.dropped
-    assert any("二维码" in d for d in plan.dropped)
+    dropped = [d.text for d in plan.dropped]
+    assert "摘要" in dropped
+    assert any("二维码" in d for d in dropped)
+    assert all(d.reason and d.line > 0 for d in plan.dropped)
     assert all("二维码" not in t.body and "服务号" not in t.body for t in plan.tasks)
     assert plan.preamble.startswith("2021年是中国共产党成立100周年")
     assert plan.preamble.count("全市教育工作的总体思路是") == 1
@@ -65,7 +68,7 @@ def test_other_city_continuations_missing_units_and_gaps():
     assert plan.task(5).units[1] == "德育科等机关各科室"
     assert plan.missing_tasks == (3, 4)
     assert plan.missing_sections == (2,)
-    assert "扫一扫关注我们" in plan.dropped
+    assert "扫一扫关注我们" in [d.text for d in plan.dropped]
     assert plan.preamble == "2022年全市教育工作的总体要求是:稳中求进。"
 
 
@@ -76,9 +79,15 @@ def test_task_without_units_has_no_lead():
 
 
 def test_decimal_at_line_start_is_not_a_task():
-    plan = parse_plan("一、总则\n1.安排资金。\n1.5亿元用于校舍改造。\n")
-    assert [t.number for t in plan.tasks] == [1]
-    assert "1.5亿元" in plan.task(1).body
+    plan = parse_plan("一、总则\n1.安排资金。\n1.5亿元用于校舍改造。\n2.4万个学位年内建成。\n2.建设校舍。\n")
+    assert [t.number for t in plan.tasks] == [1, 2]
+    assert "1.5亿元" in plan.task(1).body and "2.4万个学位" in plan.task(1).body
+
+
+def test_digits_after_the_number_start_a_task_only_in_sequence():
+    plan = parse_plan("一、总则\n10.做事。\n11.121人才梯队项目。内容。\n12.15分钟健身圈。\n3.5个百分点以上。\n")
+    assert [(t.number, t.title) for t in plan.tasks] == [(10, "做事"), (11, "121人才梯队项目"), (12, "15分钟健身圈")]
+    assert plan.task(12).body.endswith("3.5个百分点以上。")  # not task 3: the sequence is at 13
 
 
 @pytest.mark.parametrize("text", ["", "只是一段普通文字。", "一、只有标题\n二、还是标题"])
@@ -87,9 +96,23 @@ def test_text_without_tasks_is_a_parse_error(text):
         parse_plan(text)
 
 
-def test_duplicate_task_numbers_are_refused():
-    with pytest.raises(PlanParseError, match="repeat"):
-        parse_plan("一、甲\n1.第一件事。\n二、乙\n1.又是第一件。\n")
+def test_duplicate_task_numbers_are_refused_naming_the_lines():
+    with pytest.raises(PlanParseError, match="Line 4: task number 2 repeats \\(first at line 3\\)"):
+        parse_plan("一、甲\n1.第一件事。\n2.第二件事。\n2.又是第二件。\n")
+    with pytest.raises(PlanParseError, match="unique in its section"):
+        parse_plan("一、甲\n1.第一件事。\n二、乙\n1.又是第一件。\n1.再一次。\n")
+
+
+def test_numbering_that_restarts_in_each_section_gives_section_refs():
+    plan = parse_plan("一、甲\n1.第一件事。\n2.第二件事。\n二、乙\n1.又是第一件。\n3.第三件。\n")
+    assert plan.numbering is Numbering.PER_SECTION
+    assert [(t.ref, t.key, t.label) for t in plan.tasks] == [
+        ("1-1", 1, "第一部分第1项"),
+        ("1-2", 2, "第一部分第2项"),
+        ("2-1", 3, "第二部分第1项"),
+        ("2-3", 4, "第二部分第3项"),
+    ]
+    assert plan.missing_refs == ("2-2",) and plan.missing_tasks == ()
 
 
 def test_title_line_becomes_the_plan_title():

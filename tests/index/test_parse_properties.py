@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from index.errors import PlanParseError
+from index.model import Role
 from index.normalize import to_cn_numeral
 from index.parse import parse_plan, render_plan
 
@@ -138,9 +139,10 @@ def test_plan_like_text_raises_only_the_parse_error(text: str) -> None:
         plan = parse_plan(text)
     except PlanParseError:
         return
-    numbers = [t.number for t in plan.tasks]
-    assert len(numbers) == len(set(numbers))
+    refs, keys = [t.ref for t in plan.tasks], [t.key for t in plan.tasks]
+    assert len(refs) == len(set(refs)) and len(keys) == len(set(keys))
     assert all(plan.section_of(t) for t in plan.tasks)
+    assert all(plan.task(t.key) == t and plan.by_ref(t.ref) == t for t in plan.tasks)
 
 
 @PROPS
@@ -156,10 +158,33 @@ def test_generated_plans_parse_to_their_tasks_and_units(spec: PlanSpec) -> None:
             assert got.body == "".join(want.sentences)
             assert got.sentences == tuple(want.sentences)
             assert got.title == want.sentences[0].rstrip("。！？!?")
-            assert got.units == tuple(u for g in want.groups for u in g)
-            assert got.bureau_units == (len(want.groups[0]) if want.groups else 0)
+            lead, support, local = expected_roles(want.groups)
+            assert got.with_role(Role.LEAD) == lead and got.with_role(Role.SUPPORT) == support
+            assert got.with_role(Role.LOCAL) == local
+            assert got.units == lead + support + local and got.bureau_units == len(lead) + len(support)
     all_numbers = {t.number for _, _, tasks in spec.sections for t in tasks}
     assert set(plan.missing_tasks) == set(range(1, max(all_numbers))) - all_numbers
+
+
+def expected_roles(groups: list[list[str]]) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The README's rule for a 责任单位 list: the first unit of the first group leads, the rest of it supports,
+    later groups and any collective unit (各…) are local; a unit listed twice keeps its first part."""
+    lead: list[str] = []
+    support: list[str] = []
+    local: list[str] = []
+    seen: set[str] = set()
+    for g, group in enumerate(groups):
+        for u, unit in enumerate(group):
+            if unit in seen:
+                continue
+            seen.add(unit)
+            if g > 0 or unit.startswith("各"):
+                local.append(unit)
+            elif u == 0:
+                lead.append(unit)
+            else:
+                support.append(unit)
+    return tuple(lead), tuple(support), tuple(local)
 
 
 @PROPS

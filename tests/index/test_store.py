@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from index.errors import IndexCorruptError, IndexMissingError, IndexStaleError
+from index.errors import DocumentError, IndexCorruptError, IndexMissingError, IndexStaleError, PlanParseError
 from index.parse import PARSER_VERSION
 from index.store import build_index, load_index, open_index, sha256_text
 from tests.conftest import DATA
@@ -110,3 +110,40 @@ def test_corrupt_index_is_refused_even_when_rebuilding_is_allowed(tmp_path, embe
     (index.path / "dense.faiss").write_bytes(b"\0" * 64)
     with pytest.raises(IndexCorruptError, match="dense.faiss"):
         open_index(corpus, tmp_path / "idx", embeddings, rebuild=True)
+
+
+@pytest.mark.parametrize("suffix", [".docx", ".pdf", ".html"])
+def test_a_document_corpus_is_indexed_as_its_text(tmp_path, embeddings, suffix):
+    from tests.documents import PDF_FONT, write_docx, write_government_page, write_pdf
+
+    if suffix == ".pdf" and not PDF_FONT.is_file():
+        pytest.skip(f"{PDF_FONT} missing: run scripts/system-deps.sh")
+    write = {".docx": write_docx, ".pdf": write_pdf, ".html": write_government_page}[suffix]
+    corpus = write(OTHER, tmp_path / f"plan{suffix}")
+    index = open_index(corpus, tmp_path / "idx", embeddings, rebuild=True)
+    text_plan = build_index(OTHER, "", tmp_path / "txt", embeddings).plan
+    assert [(t.ref, t.body, t.units) for t in index.plan.tasks] == [(t.ref, t.body, t.units) for t in text_plan.tasks]
+    assert open_index(corpus, tmp_path / "idx", embeddings, rebuild=False).path == index.path  # up to date
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "error", "match"),
+    [
+        ("plan.docx", b"broken", DocumentError, r"plan\.docx"),
+        ("plan.txt", b"just a note, no tasks", PlanParseError, r"plan\.txt: .*No numbered tasks"),
+        ("plan.txt", "一、甲\n1.做事。\n1.再做。\n".encode(), PlanParseError, r"plan\.txt: .*Line 3: task number 1"),
+        ("plan.rtf", b"{\\rtf1}", DocumentError, r"plan\.rtf"),
+    ],
+)
+def test_a_bad_plan_file_never_replaces_the_working_index(tmp_path, embeddings, name, data, error, match):
+    good = tmp_path / "good.txt"
+    good.write_text(SMALL, encoding="utf-8")
+    live = open_index(good, tmp_path / "idx", embeddings, rebuild=True)
+    before = (tmp_path / "idx" / "current").read_text(encoding="utf-8")
+    bad = tmp_path / name
+    bad.write_bytes(data)
+    with pytest.raises(error, match=match):
+        open_index(bad, tmp_path / "idx", embeddings, rebuild=True)
+    assert (tmp_path / "idx" / "current").read_text(encoding="utf-8") == before
+    assert _builds(tmp_path / "idx") == [live.path.name]
+    assert load_index(tmp_path / "idx", embeddings).plan == live.plan
