@@ -96,8 +96,12 @@ def curve(probabilities: np.ndarray, rows: list[Sample]) -> list[dict[str, float
 
 
 def choose(points: list[dict[str, float]]) -> dict[str, float]:
+    """The best point; its threshold is then set midway to the next lower one, so that a question scoring
+    exactly the chosen dev probability is not decided by a rounding."""
     allowed = [p for p in points if p["refusal_recall"] >= MIN_REFUSAL_RECALL] or points
-    return max(allowed, key=lambda p: (round(p["accuracy"], 6), p["threshold"]))
+    best = max(allowed, key=lambda p: (round(p["accuracy"], 6), p["threshold"]))
+    lower = [p["threshold"] for p in points if p["threshold"] < best["threshold"]]
+    return {**best, "threshold": (best["threshold"] + max(lower)) / 2 if lower else best["threshold"]}
 
 
 def plot(points: list[dict[str, float]], chosen: dict[str, float], path: Path) -> None:
@@ -176,8 +180,9 @@ def report(
     lines = [
         "# Answer gate: fit and operating point (dev split only)",
         "",
-        f"Fitted {data['fitted']} by `python -m eval.gate_fit` on {data['questions']} dev questions that are "
-        "answered through retrieval (who / fact; both gold sets). Positives: the plan answers and retrieval's best "
+        f"Fitted {data['fitted']} by `python -m eval.gate_fit` on the dev questions that are "
+        f"answered through retrieval (who / fact; both gold sets: {data['questions']}). Positives: the plan "
+        "answers and retrieval's best "
         "task is a gold task; negatives: questions to refuse. Answerable questions with a wrong best task are left "
         "out of the fit and count against recall.",
         "",

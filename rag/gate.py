@@ -49,10 +49,10 @@ _YEAR = re.compile(r"(?<![0-9])(19[5-9][0-9]|20[0-9]{2})(?![0-9])")
 # (asked, stated). A question asking for one is covered only where the sentence that matches it states it.
 _NUMBER = re.compile(r"[0-9]|[一二两三四五六七八九十百千万]+(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|%)")
 DETAILS: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None]] = {
-    # 多少 / 几个 / 几所 / 比例 / 百分之几 / how many
+    # 多少 / 几个 / 几所 / 百分之几 / how many (not 多建几所, "a few more")
     "quantity": (
         re.compile(
-            r"多少|(?<!第)几(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|万|千|百|节|分)|百分之几"
+            r"多少|(?<!第)(?<!多.)几(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|万|千|百|节|分)|百分之几"
             r"|\bhow (?:many|much)\b",
             re.I,
         ),
@@ -159,24 +159,27 @@ class Assessment:
 
 
 def content_terms(query: Query, tokenizer: WordTokenizer, lexicon: Lexicon) -> tuple[Term, ...]:
-    """What the plan must say to answer: lexicon words (with their plan terms), then the other words of the
-    topic. English words the lexicon does not know are left out: they can be neither found nor missed."""
+    """What the plan must say to answer: the lexicon's words anywhere in the question (with their plan terms),
+    then the other words of its topic. English words the lexicon does not know are left out: they can be neither
+    found nor missed; so are framing words (局里, 这块) and, when anything longer is asked about, single
+    characters."""
     topic = query.topic or query.normalized
     for unit in query.units:
         rest = topic.replace(unit, " ")
         if rest.strip():
             topic = rest  # naming 萍乡学院 does not make "萍乡学院有几个专业" a question the plan covers
     terms: list[Term] = []
-    blanked = topic
-    for m in lexicon.find(topic):
-        if m.group.unit:
+    for m in lexicon.find(query.normalized):
+        if m.group.unit or m.said in lexicon.frame:
             continue
+        topic = topic.replace(m.said, " ")
         if all(t.word != m.said for t in terms):
-            terms.append(Term(m.said, (m.said, *m.group.terms)))
-        blanked = blanked[: m.start] + " " * (m.end - m.start) + blanked[m.end :]
+            terms.append(Term(m.said, tuple(dict.fromkeys((m.said, *m.group.terms)))))
     words = [
-        w for w in tokenizer.phrases(blanked) if not ASKING.match(w) and not _LATIN.search(w) and w not in lexicon.frame
+        w for w in tokenizer.phrases(topic) if not ASKING.match(w) and not _LATIN.search(w) and w not in lexicon.frame
     ]
+    if terms:
+        words = [w for w in words if len(w) > 1]
     for w in meaningful(words):
         if all(t.word != w for t in terms):
             terms.append(Term(w, lexicon.alternatives(w)))

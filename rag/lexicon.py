@@ -40,12 +40,13 @@ class Group:
 
 @dataclass(frozen=True)
 class Match:
-    """A word of the question found in the lexicon."""
+    """A word of the question found in the lexicon: said in other words, or one of the plan's terms itself."""
 
     said: str  # as it stands in the question (normalised)
     start: int
     end: int
     group: Group
+    plan_term: bool = False  # the question already says the plan's term (高中 inside 普通高中 is not re-read)
 
 
 class Lexicon:
@@ -57,11 +58,14 @@ class Lexicon:
         self.frame = frame  # words that frame a question and carry no topic (局里, 这块, 该找谁)
         forms: dict[str, list[Group]] = {}
         for g in groups:
-            for form in g.said:  # the terms themselves need no bridge: the plan already says them
+            for form in g.said:
                 forms.setdefault(form, []).append(g)
         self._forms = forms
+        # The plan's own terms are read whole first, so that a shorter said word inside one (高中 in 普通高中,
+        # 职业 in 职业教育) does not split it; they need no bridge, so they expand to nothing.
+        self._terms = {t for g in groups if not g.unit for t in g.terms if t not in forms}
         # Longest first, so 残疾孩子 is read before 孩子 and "after-school care" before "school".
-        ordered = sorted(forms, key=len, reverse=True)
+        ordered = sorted(set(forms) | self._terms, key=len, reverse=True)
         self._chinese = [f for f in ordered if not _LATIN.search(f)]
         latin = [re.escape(f) for f in ordered if _LATIN.search(f)]
         self._english = re.compile(r"(?<![a-z])(?:" + "|".join(latin) + r")(?![a-z])") if latin else None
@@ -83,13 +87,19 @@ class Lexicon:
                     found.append((start, end, form))
                     taken[start:end] = [True] * len(form)
                 start = lowered.find(form, start + 1)
-        return [Match(form, s, e, g) for s, e, form in sorted(found) for g in self._forms[form]]
+        out: list[Match] = []
+        for s, e, form in sorted(found):
+            if form in self._forms:
+                out.extend(Match(form, s, e, g) for g in self._forms[form])
+            else:
+                out.append(Match(form, s, e, Group((form,), ()), plan_term=True))
+        return out
 
     def expand(self, text: str) -> tuple[str, ...]:
         """The plan's terms for what ``text`` says in other words (not unit names), each once, in order."""
         out: dict[str, None] = {}
         for m in self.find(text):
-            if not m.group.unit:
+            if not m.group.unit and not m.plan_term:
                 out.update(dict.fromkeys(m.group.terms))
         return tuple(out)
 
