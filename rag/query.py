@@ -129,7 +129,8 @@ def language_of(text: str) -> Language:
 
 def _topic(text: str) -> str:
     topic = _FRAME.sub(" ", text)
-    topic = re.sub(r"(?:^|\s)[的是在归管了]+|[的是在归管了]+(?:\s|$)", " ", topic)
+    # Stray particles left at a word's edge ("的", "归"); not 管, which ends words (托管, 监管).
+    topic = re.sub(r"(?:^|\s)[的是在归了]+|[的是在归了]+(?:\s|$)", " ", topic)
     return re.sub(r"\s+", " ", topic).strip()
 
 

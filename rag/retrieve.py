@@ -37,6 +37,9 @@ class RetrievalConfig:
     dense_weight: float = 1.0
     words_weight: float = 1.0
     bigrams_weight: float = 1.0
+    # A fourth ranking, BM25 over the lexicon's plan terms alone, when the question says things in other words:
+    # the bridge (托管 → 课后服务) then outweighs the question's framing words.
+    lexicon_weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,11 @@ def retrieve(
             ranked = [int(i) for i in np.argsort(-scores, kind="stable")[:k] if scores[i] > 0]
             if ranked:  # no overlap at all: leave this ranking out
                 rankings.append((weight, ranked))
+        if expansion and config.lexicon_weight:
+            scores = index.keyword_scores(" ".join(expansion))[0]
+            ranked = [int(i) for i in np.argsort(-scores, kind="stable")[:k] if scores[i] > 0]
+            if ranked:
+                rankings.append((config.lexicon_weight, ranked))
 
     fused: dict[int, float] = {}
     for weight, ranked in rankings:
