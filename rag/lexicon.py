@@ -95,11 +95,13 @@ class Lexicon:
                 out.append(Match(form, s, e, Group((form,), ()), plan_term=True))
         return out
 
-    def expand(self, text: str) -> tuple[str, ...]:
-        """The plan's terms for what ``text`` says in other words (not unit names), each once, in order."""
+    def expand(self, text: str, plan_text: str = "") -> tuple[str, ...]:
+        """The plan's terms for what ``text`` says in other words (not unit names), each once, in order. A word
+        that ``plan_text`` (the plan, normalised) itself uses needs no bridge: a plan that writes 资金 or 学位 is
+        searched for them, not for 经费 or 招生."""
         out: dict[str, None] = {}
         for m in self.find(text):
-            if not m.group.unit and not m.plan_term:
+            if not m.group.unit and not m.plan_term and m.said not in plan_text:
                 out.update(dict.fromkeys(m.group.terms))
         return tuple(out)
 

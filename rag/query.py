@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from index.model import Plan
 from index.normalize import CN_NUMERAL_CHARS, normalize, parse_cn_number
@@ -25,7 +26,7 @@ _SECTION_REF = re.compile(
 )
 # Asking who: 谁负责 / 哪个科室 / 归谁管 / 责任单位 / 找哪个部门 / 谁在抓 / who is responsible.
 _WHO = re.compile(
-    r"谁|哪(?:个|些|一个|家)?(?:科室|部门|单位|处室|科|处|机构)|什么(?:科室|部门|单位|机构)"
+    r"谁|哪(?:个|些|一个|家)?(?:科室|部门|单位|处室|股室|科|处|股|机构)|什么(?:科室|部门|单位|机构)"
     r"|(?:责任|牵头|负责|主管|承办)(?:单位|部门|科室)|归.{0,4}管|由哪|找哪"
     r"|\bwho\b|\bwhich\s+(?:department|office|unit|section|division)|\bresponsible\b|\bin charge\b",
     re.IGNORECASE,
@@ -55,7 +56,7 @@ _TASK_WORDS = re.compile(r"任务|工作|职责|事项|事情|事")
 _FRAME = re.compile(
     r"请问|我想(?:知道|问问?|了解)|想问一下|想了解|麻烦问下|你好|您好|一下|"
     r"由谁|谁(?:来)?(?:负责|在抓|主抓|牵头|管理?|分管|主管)?|归(?:哪个|哪些)?(?:科室|部门|单位)?谁?管|"
-    r"(?:应该|该|要)?找哪(?:个|些|一个)?(?:科室|部门|单位|处室)?|哪(?:个|些|一个|家)?(?:科室|部门|单位|处室|科|处|机构)|"
+    r"(?:应该|该|要)?找哪(?:个|些|一个)?(?:科室|部门|单位|处室|股室)?|哪(?:个|些|一个|家)?(?:科室|部门|单位|处室|股室|科|处|股|机构)|"
     r"什么(?:科室|部门|单位|机构)|(?:责任|牵头|负责|主管|承办)(?:单位|部门|科室)|"
     r"是什么|是啥|有哪些|有什么|有啥|是多少|多少|怎么样|怎么|怎样|如何|哪些|什么|几项|"
     r"负责|牵头|[吗呢呀啊吧嘛]|[?？!！。,，、:：;；\s]+"
@@ -68,7 +69,7 @@ def analyze(question: str, plan: Plan, lexicon: Lexicon | None = None) -> Query:
     text = normalize(question)
     names = unit_names(plan)
     language = language_of(text)
-    expansion = lexicon.expand(text) if lexicon else ()
+    expansion = lexicon.expand(text, plan_text(plan)) if lexicon else ()
 
     if m := _SECTION_REF.search(text):
         number = _first_number(m)
@@ -117,6 +118,12 @@ def _roundup_topic(text: str) -> str:
         return ""
     topic = _ROUNDUP_FRAME.sub(" ", _topic(_ROUNDUP.sub(" ", text)))
     return re.sub(r"\s+", " ", topic).strip()
+
+
+@lru_cache(maxsize=8)
+def plan_text(plan: Plan) -> str:
+    """The plan's tasks, normalised and joined: what "the plan already says this word" is checked against."""
+    return normalize(" ".join(t.text for t in plan.tasks))
 
 
 def language_of(text: str) -> Language:

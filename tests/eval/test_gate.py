@@ -15,7 +15,8 @@ from eval.run import evaluate, failures, planqa_system
 from eval.systems import HttpSystem
 from index.store import PlanIndex
 
-THRESHOLDS = Path(__file__).resolve().parents[2] / "eval" / "thresholds.json"
+ROOT = Path(__file__).resolve().parents[2]
+THRESHOLDS = ROOT / "eval" / "thresholds.json"
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,30 @@ def test_dev_split_meets_the_thresholds(dev_run) -> None:  # type: ignore[no-unt
         wrong = failures(questions, *raw["planqa"])
         detail = "\n".join(f"  {f['id']} {f['question']} gold={f['gold']} got={f['got']}" for f in wrong[:40])
         pytest.fail(f"below eval/thresholds.json: {below}\nwrong answers:\n{detail}")
+
+
+@pytest.fixture(scope="module")
+def users_run(plan_index: PlanIndex, settings: Settings):  # type: ignore[no-untyped-def]
+    config = json.loads(THRESHOLDS.read_text(encoding="utf-8"))["users"]
+    questions = load_gold(ROOT / config["gold"], split=config["split"])
+    results, raw = evaluate([planqa_system(settings, plan_index)], questions)
+    return config, questions, results, raw
+
+
+def test_users_words_meet_their_thresholds(users_run) -> None:  # type: ignore[no-untyped-def]
+    """eval/data/users.jsonl: teachers' colloquial, English and mixed questions, round-ups, near misses."""
+    config, questions, results, raw = users_run
+    overall = results["planqa"]["overall"]
+    below = {k: (overall[k], v) for k, v in config["min"].items() if overall[k] is None or overall[k] < v}
+    below |= {
+        f"{cat}:accuracy": (results["planqa"]["categories"][cat]["accuracy"], v)
+        for cat, v in config.get("category_accuracy", {}).items()
+        if results["planqa"]["categories"][cat]["accuracy"] < v
+    }
+    if below:
+        wrong = failures(questions, *raw["planqa"])
+        detail = "\n".join(f"  {f['id']} {f['question']} gold={f['gold']} got={f['got']}" for f in wrong[:40])
+        pytest.fail(f"below eval/thresholds.json (users): {below}\nwrong answers:\n{detail}")
 
 
 def test_http_gives_the_same_answers(dev_run, live_server: str) -> None:  # type: ignore[no-untyped-def]
