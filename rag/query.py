@@ -81,7 +81,10 @@ def analyze(question: str, plan: Plan, lexicon: Lexicon | None = None) -> Query:
             return Query(question, text, Intent.TASK, task_number=number, language=language)
 
     found = find_units(text, names)
-    aliased = lexicon.units(text, names) if lexicon else []
+    named = text
+    for u in found:  # an alias inside a name the plan lists (人事科 in 组织人事科) is that name, not an alias
+        named = named.replace(u, " " * len(u))
+    aliased = lexicon.units(named, names) if lexicon else []
     units = tuple(found + [u for u in aliased if u not in found])
     wants_who = bool(_WHO.search(text))
     wants_tasks = bool(_REVERSE.search(text))
