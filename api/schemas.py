@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from index.model import Section, Task, TaskHit
 from rag.limits import CONVERSATION_ID_PATTERN
 from rag.service import AskOptions, Reply
-from rag.types import Citation
+from rag.types import Citation, Evidence, Suggestion
 
 
 class AskRequest(BaseModel):
@@ -55,6 +55,58 @@ class CitationOut(BaseModel):
         )
 
 
+class SignalsOut(BaseModel):
+    dense_z: float = Field(description="best task's cosine, in standard deviations above the mean over all sentences")
+    dense_margin: float = Field(description="dense_z minus that of the next task")
+    keyword_coverage: float = Field(description="share of the question's words found verbatim in the task")
+    soft_coverage: float = Field(description="the same through the lexicon (托管 → 课后服务)")
+    latin_share: float = Field(description="share of Latin letters in the question (0 Chinese … 1 English)")
+    detail_missing: bool = Field(description="asks a number, date, person or place the matching text does not state")
+    year_missing: bool = Field(description="names a year the plan never mentions")
+
+
+class EvidenceOut(BaseModel):
+    """Why the answer gate answered or refused (questions that needed retrieval)."""
+
+    decision: str = Field(description="answer | refuse")
+    probability: float = Field(description="the gate's estimate that the best task answers the question")
+    threshold: float = Field(description="the operating point: answer at or above it")
+    reason: str = Field("", description="a rule that decided before the model, e.g. asks_person")
+    signals: SignalsOut
+
+    @classmethod
+    def of(cls, e: Evidence) -> EvidenceOut:
+        s = e.signals
+        signals = SignalsOut(
+            dense_z=s.dense_z,
+            dense_margin=s.dense_margin,
+            keyword_coverage=s.keyword_coverage,
+            soft_coverage=s.soft_coverage,
+            latin_share=s.latin_share,
+            detail_missing=s.detail_missing,
+            year_missing=s.year_missing,
+        )
+        return cls(
+            decision=e.decision.value,
+            probability=e.probability,
+            threshold=e.threshold,
+            reason=e.reason,
+            signals=signals,
+        )
+
+
+class SuggestionOut(BaseModel):
+    """A task close to a question the plan does not answer (``found: false``): offered, not claimed."""
+
+    task: int
+    title: str
+    lead_unit: str | None
+
+    @classmethod
+    def of(cls, s: Suggestion) -> SuggestionOut:
+        return cls(task=s.task, title=s.title, lead_unit=s.lead_unit)
+
+
 class AskResponse(BaseModel):
     answer: str
     found: bool
@@ -67,6 +119,10 @@ class AskResponse(BaseModel):
     resolved_question: str | None = Field(None, description="How a follow-up was understood, e.g. 谁负责课后服务")
     follow_up: str = Field("none", description="none | lead | item | more | original | topic")
     highlight: list[str] = Field(default_factory=list, description="Question words to highlight in excerpts")
+    evidence: EvidenceOut | None = Field(None, description="The answer gate's signals and decision, when it decided")
+    suggestions: list[SuggestionOut] = Field(
+        default_factory=list, description="With found: false, the closest tasks (相关的可能是…)"
+    )
 
     @classmethod
     def of(cls, reply: Reply, elapsed_ms: float) -> AskResponse:
@@ -83,6 +139,8 @@ class AskResponse(BaseModel):
             resolved_question=reply.resolved_question,
             follow_up=reply.follow_up.value,
             highlight=list(reply.highlight),
+            evidence=EvidenceOut.of(a.evidence) if a.evidence else None,
+            suggestions=[SuggestionOut.of(x) for x in a.suggestions],
         )
 
 

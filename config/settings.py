@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.embeddings import DEFAULT_MODEL
 from rag import limits
+from rag.lexicon import DEFAULT_DOMAINS, available_domains
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT / "data" / "pingxiang-2021-education-work-plan.txt"
@@ -27,6 +28,9 @@ class Settings(BaseSettings):
         DEFAULT_MODEL, description="multilingual-e5-small (bundled) or a sentence-transformers folder"
     )
     rebuild_index: bool = Field(True, description="Build the index at start-up when missing or stale")
+    lexicons: str = Field(
+        ",".join(DEFAULT_DOMAINS), description="Lexicon domains (lexicons/<domain>.txt), comma-separated"
+    )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     top_k: int = Field(limits.TOP_K, ge=1, le=limits.MAX_TOP_K, description="Citations per answer by default")
@@ -107,12 +111,29 @@ class Settings(BaseSettings):
             raise ValueError(f"PLANQA_CORPUS: no such file {value}; point it at the plan (.txt, .docx, .pdf or .html)")
         return value
 
+    @field_validator("lexicons")
+    @classmethod
+    def _known_lexicons(cls, value: str) -> str:
+        known = available_domains()
+        unknown = [d for d in _domains(value) if d not in known]
+        if unknown or not _domains(value):
+            raise ValueError(f"PLANQA_LEXICONS: unknown domain(s) {unknown}; use a comma-separated list of {known}")
+        return value
+
+    @property
+    def lexicon_domains(self) -> tuple[str, ...]:
+        return _domains(self.lexicons)
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
         if value.lower() not in {"debug", "info", "warning", "error"}:
             raise ValueError("PLANQA_LOG_LEVEL must be one of debug, info, warning, error")
         return value.lower()
+
+
+def _domains(value: str) -> tuple[str, ...]:
+    return tuple(d.strip() for d in value.split(",") if d.strip())
 
 
 @lru_cache

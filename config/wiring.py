@@ -25,7 +25,7 @@ def service_config(settings: Settings) -> ServiceConfig:
         openai=settings.llm_budget_openai_s,
     )
     return ServiceConfig(
-        answer=AnswerConfig(top_k=settings.top_k),
+        answer=AnswerConfig(top_k=settings.top_k, lexicons=settings.lexicon_domains),
         max_question_chars=settings.max_question_chars,
         max_replayed_turns=settings.max_conversation_turns,
         budgets=budgets,

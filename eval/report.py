@@ -22,6 +22,7 @@ _COLUMNS = [
     ("substring", "substrings"),
     ("reverse_p", "reverse P"),
     ("reverse_r", "reverse R"),
+    ("cite_p", "citation P"),
     ("refusal_p", "refusal P"),
     ("refusal_r", "refusal R"),
     ("answered_unanswerable", "answered unanswerable"),

@@ -10,7 +10,7 @@ from typing import Any
 from config.settings import Settings
 from config.wiring import build_service, load_index, service_config
 from eval import report
-from eval.gold import GoldQuestion, load_gold
+from eval.gold import GOLD, GoldQuestion, load_gold
 from eval.score import Outcome, by_category, outcome_dict, score_one, summarize
 from eval.systems import HttpSystem, LangChainBaseline, PlanQASystem, Prediction, RetrieverBaseline, System
 from index.readers import read_document
@@ -111,12 +111,14 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     main_name = systems[-1].name
     outcomes, predictions = raw[main_name]
     mode = f"HTTP {args.url}" if args.url else "in-process"
-    stem = f"eval-{args.split}" + ("" if args.compare or args.retriever == "hybrid" else f"-{args.retriever}")
+    gold_set = "" if args.gold.resolve() == GOLD.resolve() else f"{args.gold.stem}-"  # users.jsonl → eval-users-dev
+    stem = f"eval-{gold_set}{args.split}" + ("" if args.compare or args.retriever == "hybrid" else f"-{args.retriever}")
     stem += "-http" if args.url else ""
     stem += "-llm" if getattr(args, "llm", False) else ""
     command = (
         "planqa eval --split "
         + args.split
+        + (f" --gold {args.gold}" if gold_set else "")
         + (" --compare" if args.compare else "")
         + (f" --retriever {args.retriever}" if args.retriever != "hybrid" else "")
         + (f" --url {args.url}" if args.url else "")

@@ -8,7 +8,11 @@ refused. ``correct`` is the one overall verdict:
 - a question to refuse is correct only when the system refuses (answering it is the worst error);
 - who: found, and the first citation's unit set equals the gold units (lead first);
 - reverse: found, and the cited task set equals the gold set;
+- round-up: found, every gold task cited, and nothing outside ``gold_tasks`` ∪ ``also_ok``;
 - task, section, fact: found, the first citation is a gold task, and every substring is in the answer.
+
+Citation precision (who, fact and round-up answers): the share of cited tasks that are in ``gold_tasks`` ∪
+``also_ok`` — a secondary citation a teacher cannot see the point of counts against it.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class Outcome:
     substr_ok: float | None = None
     rev_precision: float | None = None
     rev_recall: float | None = None
+    cite_precision: float | None = None
 
 
 def _norm(text: str) -> str:
@@ -60,17 +65,24 @@ def score_one(q: GoldQuestion, p: Prediction) -> Outcome:
     gold = {str(t) for t in q.gold_tasks}  # refs: 12 and "12" are one task; "3-2" is section 3's task 2
     tasks = [] if refused else [str(t) for t in p.tasks]
     fields: dict[str, Any] = {}
+    allowed = gold | {str(t) for t in q.also_ok}
     if q.kind is Kind.REVERSE:
         cited = set(tasks)
         fields["rev_precision"] = len(cited & gold) / len(cited) if cited else 0.0
         fields["rev_recall"] = len(cited & gold) / len(gold)
         ok = cited == gold
+    elif q.kind is Kind.ROUNDUP:
+        cited = set(tasks)
+        fields["hit1"] = float(bool(tasks) and tasks[0] in gold)
+        ok = gold <= cited <= allowed
     else:
         rank = next((i for i, t in enumerate(tasks) if t in gold), None)
         fields["hit1"] = float(rank == 0)
         fields["hit3"] = float(rank is not None and rank < 3)
         fields["rr"] = 1.0 / (rank + 1) if rank is not None else 0.0
         ok = rank == 0
+    if q.kind in (Kind.WHO, Kind.FACT, Kind.ROUNDUP) and tasks:
+        fields["cite_precision"] = sum(t in allowed for t in tasks) / len(tasks)
     if q.kind is Kind.WHO:
         units = () if refused else p.units
         fields["unit_exact"] = float(set(units) == set(q.gold_units))
@@ -105,6 +117,7 @@ def summarize(outcomes: list[Outcome]) -> dict[str, float | int | None]:
         "substring": _mean([o.substr_ok for o in outcomes]),
         "reverse_p": _mean([o.rev_precision for o in outcomes]),
         "reverse_r": _mean([o.rev_recall for o in outcomes]),
+        "cite_p": _mean([o.cite_precision for o in outcomes]),
         "refusal_p": round(tp / len(refused), 4) if refused else None,
         "refusal_r": round(tp / len(to_refuse), 4) if to_refuse else None,
         "answered_unanswerable": sum(o.refuse and not o.refused for o in outcomes),

@@ -8,41 +8,29 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from index.model import Numbering, Plan, Role, Section, Task, TaskHit
 from index.normalize import normalize, to_cn_numeral
 from index.store import PlanIndex
 from index.units import collective_tasks, tasks_of, unit_names
-from rag.limits import TOP_K
+from rag.gate import GATE_MODEL, Assessment, Term, assess, covered, decide, load_gate_model, soft_coverage
+from rag.lexicon import DEFAULT_DOMAINS, load_lexicon
+from rag.limits import MAX_SUGGESTIONS, TOP_K
 from rag.query import analyze, asked_tasks
-from rag.retrieve import RetrievalConfig, coverage, search
-from rag.types import Answer, Citation, Intent, Query
+from rag.retrieve import RetrievalConfig
+from rag.roundup import roundup_tasks
+from rag.types import Answer, Citation, Decision, Evidence, Intent, Language, Query, Suggestion
 
-# Interrogatives jieba keeps whole ("第几", "几个", "第几届", "多少钱"): they ask, they are not what is asked about,
-# so they must not count against the plan's coverage of the question ("普法工作是第几个五年普法?").
-_ASKING = re.compile(r"^(?:第?几|多少)")
-# Asking for a quantity: 多少 / 几个 / 几所 / 比例 / 百分之几 / how many.
-_QUANTITY = re.compile(
-    r"多少|(?<!第)几(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|万|千|百)|百分之几|\bhow (?:many|much)\b",
-    re.I,
-)
-# A number as plans write them: digits (1%, 50%, 100周年) or Chinese numerals with a measure word (第三期, 十项).
-_NUMBER = re.compile(r"[0-9]|[一二两三四五六七八九十百千万]+(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|%)")
 # The words of "…的责任领导是谁?" that ask for the leader: left out when finding the task.
 _ASKS_LEADER_WORDS = re.compile(r"(?:的)?(?:责任|分管|牵头|主管)?领导(?:是谁|是哪位|有谁|是)?")
-# Asking for a person: 局长是谁 / 校长叫什么 — plans assign work to units, never to named office-holders.
-_PERSON = re.compile(r"(?:局长|校长|院长|主任|书记|科长|处长|老师|领导)(?:是谁|叫什么|是哪位)")
 
 
 @dataclass(frozen=True)
 class AnswerConfig:
     top_k: int = TOP_K  # citations for who/fact answers
-    # Evidence needed to answer rather than say "not covered" (calibrated on eval/data dev questions):
-    min_coverage: float = 0.5  # share of the question's content words found in the best task
-    min_similarity: float = 0.86  # dense cosine, used when the question has no Chinese content words
-    # Dense cosine that answers even with weak word overlap. On the dev split the best task of an unanswerable
-    # question reaches 0.916 (萍乡学院有几个专业?), while no answerable one needs the bypass below 0.93.
-    strong_similarity: float = 0.93
+    lexicons: tuple[str, ...] = DEFAULT_DOMAINS  # lexicons/<domain>.txt: what people say → the plan's terms
+    gate_model: Path = GATE_MODEL  # the answer gate's fitted coefficients and operating point (rag/gate.py)
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
 
 
@@ -50,7 +38,7 @@ def answer(index: PlanIndex, question: str, config: AnswerConfig | None = None, 
     """Answer the standalone ``question`` (already validated) from the plan in ``index``."""
     config = config or AnswerConfig()
     top_k = top_k or config.top_k
-    query = analyze(question, index.plan)
+    query = analyze(question, index.plan, load_lexicon(config.lexicons))
     if query.intent is Intent.TASK:
         return _task_answer(index.plan, query)
     if query.intent is Intent.SECTION and query.subsection is not None:
@@ -61,6 +49,8 @@ def answer(index: PlanIndex, question: str, config: AnswerConfig | None = None, 
         return _leaders_answer(index, query, config, top_k)
     if query.intent is Intent.REVERSE:
         return _reverse_answer(index.plan, query)
+    if query.intent is Intent.ROUNDUP:
+        return _roundup_answer(index, query, config, top_k)
     return _retrieved_answer(index, query, config, top_k)
 
 
@@ -188,35 +178,48 @@ def _reverse_answer(plan: Plan, query: Query) -> Answer:
     return Answer(query.text, "\n".join(lines), bool(cites), Intent.REVERSE, tuple(cites))
 
 
+def _roundup_answer(index: PlanIndex, query: Query, config: AnswerConfig, top_k: int) -> Answer:
+    """Every task on the question's topic, each with its lead unit, best first; a topic no task names is asked
+    as an ordinary question (through the gate)."""
+    plan = index.plan
+    found = roundup_tasks(plan, query, index.tokenizer, load_lexicon(config.lexicons))
+    if not found:
+        return _retrieved_answer(index, replace(query, intent=Intent.FACT), config, top_k)
+    about = f"「{query.topic}」" if len(query.topic) <= 20 and query.language is Language.ZH else "这方面"
+    lines = [f"与{about}有关的任务共{len(found)}项："]
+    lines += [f"{t.task.label} {t.task.title}（{t.task.lead_unit or '未列责任单位'}牵头）" for t in found]
+    cites = tuple(citation(plan, t.task, t.excerpt) for t in found)
+    return Answer(query.text, "\n".join(lines), True, Intent.ROUNDUP, cites)
+
+
 def _retrieved_answer(index: PlanIndex, query: Query, config: AnswerConfig, top_k: int) -> Answer:
     plan = index.plan
-    hits = search(index, query.normalized, config.retrieval)
-    terms = _content_words(index, query)
-    ranked = [(h, coverage(terms, normalize(_task(plan, h).text))) for h in hits]
-    if not ranked or not _supported(ranked[0], terms, query, _task(plan, ranked[0][0]), config):
+    assessed = assess(index, query, load_lexicon(config.lexicons), config.retrieval)
+    if assessed.signals is None:
         return _not_covered(plan, query)
-    top, top_coverage = ranked[0]
+    evidence = decide(assessed.signals, load_gate_model(config.gate_model), query.normalized)
+    if evidence.decision is Decision.REFUSE:
+        return _not_covered(plan, query, evidence, _suggestions(plan, assessed))
+    terms = assessed.terms
+    top = assessed.hits[0]
     task = _task(plan, top)
     excerpt = _task_excerpt(task, top, terms, query)
     cites = [citation(plan, task, excerpt, top.score)]
-    for hit, cov in ranked[1:]:
-        if len(cites) >= top_k:
-            break
-        if cov >= config.min_coverage or not terms:
-            cites.append(citation(plan, _task(plan, hit), _excerpt(hit, terms), hit.score))
+    for hit in _also_relevant(plan, assessed)[: top_k - 1]:
+        cites.append(citation(plan, _task(plan, hit), _excerpt(hit, terms), hit.score))
 
     if query.intent is Intent.WHO and not task.units:
         return _no_units_answer(plan, task, query.text)
     if query.intent is Intent.WHO:
-        head = f"「{query.topic}」" if query.topic and len(query.topic) <= 20 else "此项工作"
+        plain = query.language is Language.ZH and query.topic and len(query.topic) <= 20
+        head = f"「{query.topic}」" if plain else "此项工作"
         text = f"{head}见{task.label}“{task.title}”，责任单位：{units_phrase(task)}。\n原文：{excerpt}"
         text = _role_line(task, query) + text
-        also = [c for (h, cov), c in zip(ranked[1:], cites[1:], strict=False) if terms and cov >= top_coverage - 1e-9]
-        if also:
-            text += "\n另见：" + "；".join(f"{c.label}（{c.lead_unit or '未列责任单位'}牵头）" for c in also)
+        if len(cites) > 1:
+            text += "\n另见：" + "；".join(f"{c.label}（{c.lead_unit or '未列责任单位'}牵头）" for c in cites[1:])
     else:
         text = f"{task.label}“{task.title}”：{excerpt}"
-    return Answer(query.text, text, True, query.intent, tuple(cites))
+    return Answer(query.text, text, True, query.intent, tuple(cites), evidence=evidence)
 
 
 def _role_line(task: Task, query: Query) -> str:
@@ -253,78 +256,75 @@ def _leaders_answer(index: PlanIndex, query: Query, config: AnswerConfig, top_k:
     return Answer(query.text, text, True, Intent.WHO, (citation(index.plan, task, task.note),))
 
 
-def _content_words(index: PlanIndex, query: Query) -> list[str]:
-    """The words the plan must contain to answer: the topic's, without interrogatives, and without the names
-    of units the question mentions when other words remain (naming 萍乡学院 does not make "萍乡学院有几个专业"
-    a question the plan covers)."""
-    topic = query.topic or query.normalized
-    terms = _meaningful([t for t in index.tokenizer.phrases(topic) if not _ASKING.match(t)])
-    if query.units:
-        rest = topic
-        for unit in query.units:
-            rest = rest.replace(unit, " ")
-        rest_terms = _meaningful([t for t in index.tokenizer.phrases(rest) if not _ASKING.match(t)])
-        if rest_terms:
-            return rest_terms
-    return terms
+def _also_relevant(plan: Plan, assessed: Assessment) -> list[TaskHit]:
+    """Further tasks worth citing: each says everything of the question that the best task says, and as much.
+
+    "谁负责近视防控?" is answered by task 8 (近视, 防控); tasks 30 and 31 share only 防控, a generic word, so a
+    teacher would not see why they are cited.
+    """
+    terms = assessed.terms
+    top_text = normalize(_task(plan, assessed.hits[0]).text)
+    focus, best = covered(terms, top_text), soft_coverage(terms, top_text)
+    if not focus:
+        return []
+    out = []
+    for hit in assessed.hits[1:]:
+        text = normalize(_task(plan, hit).text)
+        if covered(terms, text) >= focus and soft_coverage(terms, text) >= best:
+            out.append(hit)
+    return out
 
 
-def _meaningful(terms: list[str]) -> list[str]:
-    """Single characters (放, 假, 率) match almost any long text by accident: count them only when the
-    question has nothing longer."""
-    longer = [t for t in terms if len(t) > 1]
-    return longer or terms
+def _suggestions(plan: Plan, assessed: Assessment) -> tuple[Suggestion, ...]:
+    """Tasks close to a question the gate refused: among the best retrieved, those that say at least one of
+    its words (through the lexicon). Offered as "相关的可能是", never as the answer."""
+    out: list[Suggestion] = []
+    for hit in assessed.hits[:MAX_SUGGESTIONS]:
+        task = _task(plan, hit)
+        if covered(assessed.terms, normalize(task.text)):
+            out.append(Suggestion(task.key, task.title, task.lead_unit, task.label))
+    return tuple(out)
 
 
-def _supported(top: tuple[TaskHit, float], terms: list[str], query: Query, task: Task, config: AnswerConfig) -> bool:
-    hit, cov = top
-    if _PERSON.search(query.normalized):
-        return False  # plans assign tasks to units; they name no office-holders
-    if _QUANTITY.search(query.normalized) and not _has_number_near(task, terms):
-        return False  # asks "how many": the plan only covers it where the matching text states a number
-    if hit.similarity >= config.strong_similarity:
-        return True
-    if not terms:  # e.g. an English question: only the dense model can judge
-        return hit.similarity >= config.min_similarity
-    return cov >= config.min_coverage
-
-
-def _has_number_near(task: Task, terms: list[str]) -> bool:
-    """Does the sentence of ``task`` that best matches the question (or one tied with it) state a number?"""
-    scored = [(coverage(terms, normalize(s)), normalize(s)) for s in task.sentences]
-    best = max((c for c, _ in scored), default=0.0)
-    return any(c == best and _NUMBER.search(text) for c, text in scored)
-
-
-def _task_excerpt(task: Task, hit: TaskHit, terms: list[str], query: Query) -> str:
+def _task_excerpt(task: Task, hit: TaskHit, terms: tuple[Term, ...], query: Query) -> str:
     """What a fact answer quotes: the whole task when the question is about the task itself (every word of it
     in the task's title: "怎么丰富青少年体育活动?" asks for the measures of "丰富青少年体育活动"), else the
     sentences that match it best."""
-    if query.intent is Intent.FACT and terms and coverage(terms, normalize(task.title)) >= 1.0:
+    title = normalize(task.title)
+    if query.intent is Intent.FACT and terms and all(t.found_in(title) for t in terms):
         return "".join(task.sentences[1:]) or task.body  # the title is named already
     return _excerpt(hit, terms)
 
 
-def _excerpt(hit: TaskHit, terms: list[str]) -> str:
+def _excerpt(hit: TaskHit, terms: tuple[Term, ...]) -> str:
     """The task's sentence that best matches the question, verbatim; a second one only if it adds words.
 
-    Sentences are ranked by how many of the question's words they contain, then by retrieval score.
+    Sentences are ranked by how many of the question's words they say (through the lexicon), then by retrieval
+    score.
     """
-    ranked = sorted(hit.hits, key=lambda h: (-coverage(terms, normalize(h.text)), -h.score))
+    ranked = sorted(hit.hits, key=lambda h: (-soft_coverage(terms, normalize(h.text)), -h.score))
     chosen = [ranked[0]]
-    missing = [t for t in terms if t not in normalize(ranked[0].text)]
+    first = normalize(ranked[0].text)
+    missing = [t for t in terms if not t.found_in(first)]
     for h in ranked[1:]:
-        if missing and any(t in normalize(h.text) for t in missing):
+        if missing and any(t.found_in(normalize(h.text)) for t in missing):
             chosen.append(h)
             break
     return "".join(h.text for h in sorted(chosen, key=lambda h: h.sentence))
 
 
-def _not_covered(plan: Plan, query: Query) -> Answer:
-    about = f"“{query.topic}”" if query.topic and len(query.topic) <= 20 else "这个问题"
+def _not_covered(
+    plan: Plan, query: Query, evidence: Evidence | None = None, suggestions: tuple[Suggestion, ...] = ()
+) -> Answer:
+    plain = query.language is Language.ZH and query.topic and len(query.topic) <= 20
+    about = f"“{query.topic}”" if plain else "这个问题"
     name = f"《{plan.title}》" if plan.title else "本工作计划"
-    text = f"抱歉，{name}中没有关于{about}的内容，无法回答。可以问计划中的任务和责任单位，例如“谁负责近视防控？”。"
-    return Answer(query.text, text, False, Intent.OUT_OF_SCOPE)
+    if suggestions:
+        close = "；".join(f"{s.label}“{s.title}”（{s.lead_unit or '未列责任单位'}牵头）" for s in suggestions)
+        text = f"抱歉，{name}中没有写明{about}。相关的可能是：{close}。"
+    else:
+        text = f"抱歉，{name}中没有关于{about}的内容，无法回答。可以问计划中的任务和责任单位，例如“谁负责近视防控？”。"
+    return Answer(query.text, text, False, Intent.OUT_OF_SCOPE, evidence=evidence, suggestions=suggestions)
 
 
 def _numbering(plan: Plan) -> str:

@@ -11,6 +11,8 @@ import re
 MAX_QUESTION_CHARS = 500  # longest question, counted in characters (PLANQA_MAX_QUESTION_CHARS)
 TOP_K = 3  # citations per answer (PLANQA_TOP_K)
 MAX_TOP_K = 20  # the most citations a caller may ask for
+MAX_SUGGESTIONS = 3  # close tasks offered when the plan does not state what was asked
+ROUNDUP_GENERIC_SHARE = 0.4  # a round-up word found in more of the tasks than this is too general to select by
 ANSWER_CACHE_SIZE = 2048  # answers to repeated questions kept per service
 
 # A conversation id: 1–128 letters, digits or -_.:@=+/ (a page's random id, a WeChat OpenID, a client's UUID).

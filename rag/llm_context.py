@@ -14,8 +14,8 @@ from index.model import Plan
 from rag.types import Answer, Intent
 
 # Answers whose substance is the plan's structure (units, task numbers): the model only adds a sentence or two.
-STRUCTURED = frozenset({Intent.WHO, Intent.REVERSE, Intent.TASK, Intent.SECTION})
-_LISTS = frozenset({Intent.REVERSE, Intent.SECTION})
+STRUCTURED = frozenset({Intent.WHO, Intent.REVERSE, Intent.TASK, Intent.SECTION, Intent.ROUNDUP})
+_LISTS = frozenset({Intent.REVERSE, Intent.SECTION, Intent.ROUNDUP})
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from index.model import Numbering, Plan, Role, Task
 from index.normalize import CN_NUMERAL_CHARS, normalize, parse_cn_number
 from index.units import UNIT_LIKE, find_units, unit_names
-from rag.types import Intent, Query
+from rag.lexicon import Lexicon
+from rag.types import Intent, Language, Query
 
 _NUM = rf"([0-9]{{1,3}}|[{CN_NUMERAL_CHARS}]{{1,4}})"
 # 第12项 / 第十二条 / 第12个任务 / 任务12 / task 12 (but not 第37个教师节, 第三届, 第四期).
@@ -37,32 +39,50 @@ _ASKS_LEADERS = re.compile(r"(?:责任|分管|牵头|主管)领导|哪位领导|
 _ASKS_CONTENTS = re.compile(r"哪些|包括|包含|有什么|是什么|讲什么|讲的是|内容|几项|多少项")
 # Asking who: 谁负责 / 哪个科室 / 归谁管 / 责任单位 / 找哪个部门 / 谁在抓 / who is responsible.
 _WHO = re.compile(
-    r"谁|哪(?:个|些|一个|家)?(?:科室|部门|单位|处室|科|处|机构)|什么(?:科室|部门|单位|机构)"
+    r"谁|哪(?:个|些|一个|家)?(?:科室|部门|单位|处室|股室|科|处|股|机构)|什么(?:科室|部门|单位|机构)"
     r"|(?:责任|牵头|负责|主管|承办)(?:单位|部门|科室)|归.{0,4}管|由哪|找哪"
     r"|\bwho\b|\bwhich\s+(?:department|office|unit|section|division)|\bresponsible\b|\bin charge\b",
     re.IGNORECASE,
 )
-# Asking what a unit does: 基教科负责哪些任务 / 师资科管什么 / 计财科牵头几项 / 体卫艺科的职责.
+# Asking what a unit does: 基教科负责哪些任务 / 师资科管什么 / 计财科牵头几项 / 体卫艺科的职责, and in users'
+# words: 计财科今年要干啥 / 宣教科忙些什么 / 职成科手上有哪些活 / 督导室要盯哪些方面 / 安稳科还有别的吗.
 _REVERSE = re.compile(
-    r"(?:负责|管|牵头|承担|参与|涉及|主抓|分管|抓).{0,3}(?:哪些|什么|几项|多少|哪几|啥)"
-    r"|(?:的|有)(?:哪些|什么)?(?:任务|工作|职责|事项)|职责|哪些任务|什么任务|几项"
+    r"(?:负责|管|牵头|承担|参与|涉及|主抓|分管|抓|牵扯).{0,3}(?:哪些|什么|几项|多少|哪几|啥)"
+    r"|(?:的|有)(?:哪些|什么|啥)?(?:任务|工作|职责|事项)|职责|哪些任务|什么任务|几项"
+    r"|(?:干|忙|做|盯)(?:些|的)?(?:啥|什么|哪些)|(?:有|要)(?:哪些|什么|啥)(?:活|事)|哪些(?:事|活|方面|工作)"
+    r"|还有(?:别的|其他|啥)"
 )
+# A topic round-up: 跟教师有关的任务有哪些 / 学校安全方面有哪些任务 / 职业教育相关的事有哪些 / 减负的事今年有哪些.
+_ROUNDUP = re.compile(
+    r"(?:有关|相关|方面|涉及)\S{0,8}?(?:哪些|有啥)"
+    r"|(?:事|事情|打算|任务|工作|安排|举措)(?:今年)?都?(?:有哪些|有啥)|有哪些(?:任务|事情|事|打算|安排|举措)"
+)
+_ROUNDUP_CUE = re.compile(r"有关|相关|方面|涉及")
+# Words of a round-up that frame it, removed to leave its topic: "跟幼儿园有关的任务有哪些" → 幼儿园.
+_ROUNDUP_FRAME = re.compile(
+    r"今年|计划里|计划中|我们|咱们|直接|都|跟|和|与|关于|有关|相关|方面|涉及|的|事情|事|任务|工作|打算|安排|举措"
+)
+_LATIN_WORD = re.compile(r"[a-z]{2,}", re.IGNORECASE)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
 _TASK_WORDS = re.compile(r"任务|工作|职责|事项|事情|事")
 # Words that frame a question but carry no topic; removed to leave what it is about.
 _FRAME = re.compile(
     r"请问|我想(?:知道|问问?|了解)|想问一下|想了解|麻烦问下|你好|您好|一下|"
     r"由谁|谁(?:来)?(?:负责|在抓|主抓|牵头|管理?|分管|主管)?|归(?:哪个|哪些)?(?:科室|部门|单位)?谁?管|"
-    r"(?:应该|该|要)?找哪(?:个|些|一个)?(?:科室|部门|单位|处室)?|哪(?:个|些|一个|家)?(?:科室|部门|单位|处室|科|处|机构)|"
+    r"(?:应该|该|要)?找哪(?:个|些|一个)?(?:科室|部门|单位|处室|股室)?|哪(?:个|些|一个|家)?(?:科室|部门|单位|处室|股室|科|处|股|机构)|"
     r"什么(?:科室|部门|单位|机构)|(?:责任|牵头|负责|主管|承办)(?:单位|部门|科室)|"
     r"是什么|是啥|有哪些|有什么|有啥|是多少|多少|怎么样|怎么|怎样|如何|哪些|什么|几项|"
     r"负责|牵头|[吗呢呀啊吧嘛]|[?？!！。,，、:：;；\s]+"
 )
 
 
-def analyze(question: str, plan: Plan) -> Query:
-    """Classify ``question`` and extract its task or section number, units and topic."""
+def analyze(question: str, plan: Plan, lexicon: Lexicon | None = None) -> Query:
+    """Classify ``question`` and extract its task or section number, units and topic; with a ``lexicon``, also
+    the plan's terms for what it says in other words, and units it names by another name (教研员 → 教研室)."""
     text = normalize(question)
     names = unit_names(plan)
+    language = language_of(text)
+    expansion = lexicon.expand(text, plan_text(plan)) if lexicon else ()
 
     if m := _SECTION_TASK_REF.search(text):
         section, number = (parse_cn_number(g) for g in m.groups() if g)
@@ -73,33 +93,57 @@ def analyze(question: str, plan: Plan) -> Query:
     if m := _SECTION_REF.search(text):
         number = _first_number(m)
         if number is not None:
-            return Query(question, text, Intent.SECTION, section_number=number)
+            return Query(question, text, Intent.SECTION, section_number=number, language=language)
     if m := _TASK_REF.search(text):
         number = _first_number(m)
         if number is not None:
-            return Query(question, text, Intent.TASK, task_number=number)
+            return Query(question, text, Intent.TASK, task_number=number, language=language)
 
     role, text_for_topic = _role_asked(text)
-    units = tuple(find_units(text, names))
+    found = find_units(text, names)
+    named = text
+    for u in found:  # an alias inside a name the plan lists (人事科 in 组织人事科) is that name, not an alias
+        named = named.replace(u, " " * len(u))
+    aliased = lexicon.units(named, names) if lexicon else []
+    units = tuple(found + [u for u in aliased if u not in found])
     wants_who = bool(_WHO.search(text)) or role is Role.SUPPORT
     wants_tasks = bool(_REVERSE.search(text))
     # What is left once the units and the asking-for-tasks words are gone: "基教科负责近视防控吗" → 近视防控.
     remainder = _REVERSE.sub(" ", text)
     for u in units:
         remainder = remainder.replace(u, " ")
+    for start, end in lexicon.unit_spans(remainder, names) if lexicon else []:
+        remainder = remainder[:start] + " " * (end - start) + remainder[end:]
     rest = _topic(_TASK_WORDS.sub(" ", remainder))
 
     if units and not (rest and wants_who) and (wants_tasks or not rest):
-        return Query(question, text, Intent.REVERSE, units=units, topic=rest)
+        return Query(question, text, Intent.REVERSE, units=units, topic=rest, language=language, expansion=expansion)
     if units and rest and re.search(r"负责|牵头|主管|分管|管", text):
         wants_who = True  # "基教科负责近视防控吗?": who is responsible for the topic, checked against the plan
+    roundup = _roundup_topic(text) if not units and not wants_who else ""
+    if roundup and _ROUNDUP_CUE.search(text):  # "私立学校方面…": a topic, though it reads like a unit
+        return Query(question, text, Intent.ROUNDUP, topic=roundup, language=language, expansion=expansion)
     if not units and wants_tasks and not wants_who:
         unknown = _unknown_unit(text)
         if unknown:
-            return Query(question, text, Intent.REVERSE, unknown_unit=unknown, topic=rest)
+            return Query(
+                question, text, Intent.REVERSE, unknown_unit=unknown, topic=rest, language=language, expansion=expansion
+            )
+    if roundup:
+        return Query(question, text, Intent.ROUNDUP, topic=roundup, language=language, expansion=expansion)
     intent = Intent.WHO if wants_who else Intent.FACT
     leaders = bool(_ASKS_LEADERS.search(text))
-    return Query(question, text, intent, units=units, topic=_topic(text_for_topic), role=role, leaders=leaders)
+    return Query(
+        question,
+        text,
+        intent,
+        units=units,
+        topic=_topic(text_for_topic),
+        role=role,
+        leaders=leaders,
+        language=language,
+        expansion=expansion,
+    )
 
 
 def _role_asked(text: str) -> tuple[Role | None, str]:
@@ -123,9 +167,32 @@ def _subsection_ref(text: str, plan: Plan) -> tuple[int, int] | None:
     return None
 
 
+def _roundup_topic(text: str) -> str:
+    """The topic of a round-up ("跟幼儿园有关的任务有哪些" → 幼儿园), or "" when the question is not one."""
+    if not _ROUNDUP.search(text):
+        return ""
+    topic = _ROUNDUP_FRAME.sub(" ", _topic(_ROUNDUP.sub(" ", text)))
+    return re.sub(r"\s+", " ", topic).strip()
+
+
+@lru_cache(maxsize=8)
+def plan_text(plan: Plan) -> str:
+    """The plan's tasks, normalised and joined: what "the plan already says this word" is checked against."""
+    return normalize(" ".join(t.text for t in plan.tasks))
+
+
+def language_of(text: str) -> Language:
+    """English when the question has no Chinese character; mixed when it has English words beside Chinese."""
+    has_cjk = bool(_CJK.search(text))
+    if not has_cjk:
+        return Language.EN if _LATIN_WORD.search(text) else Language.ZH
+    return Language.MIXED if _LATIN_WORD.search(text) else Language.ZH
+
+
 def _topic(text: str) -> str:
     topic = _FRAME.sub(" ", text)
-    topic = re.sub(r"(?:^|\s)[的是在归管了]+|[的是在归管了]+(?:\s|$)", " ", topic)
+    # Stray particles left at a word's edge ("的", "归"); not 管, which ends words (托管, 监管).
+    topic = re.sub(r"(?:^|\s)[的是在归了]+|[的是在归了]+(?:\s|$)", " ", topic)
     return re.sub(r"\s+", " ", topic).strip()
 
 

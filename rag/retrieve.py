@@ -4,6 +4,10 @@ Three rankings of the plan's sentences — dense (FAISS inner product over norma
 words and BM25 over character bigrams — are fused with reciprocal-rank fusion. A keyword ranking with no
 term in common with the question is dropped rather than fused, so an English question is not steered by
 noise. Sentences are then grouped by the task they belong to: the task is the unit of citation.
+
+A question in teachers' words is expanded with the plan's terms (``rag/lexicon.py``: 托管 → 课后服务) for the
+keyword rankings; for an English or mixed question the dense query carries them too (measured on dev: hit@1 of
+English questions 0.88 → 0.96, while Chinese ones lose a little, so Chinese questions embed as asked).
 """
 
 from __future__ import annotations
@@ -33,29 +37,66 @@ class RetrievalConfig:
     dense_weight: float = 1.0
     words_weight: float = 1.0
     bigrams_weight: float = 1.0
+    # A fourth ranking, BM25 over the lexicon's plan terms alone, when the question says things in other words:
+    # the bridge (托管 → 课后服务) then outweighs the question's framing words.
+    lexicon_weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Tasks best first, and where their dense similarities stand among all the plan's sentences."""
+
+    hits: list[TaskHit]
+    dense_mean: float = 0.0  # mean cosine of the question to every sentence (0 without the dense ranking)
+    dense_std: float = 0.0
+
+    def dense_z(self, similarity: float) -> float:
+        """A cosine in standard deviations above the mean: comparable across questions and languages."""
+        return (similarity - self.dense_mean) / self.dense_std if self.dense_std > 1e-9 else 0.0
 
 
 def search(index: PlanIndex, question: str, config: RetrievalConfig | None = None) -> list[TaskHit]:
     """Tasks relevant to ``question``, best first, each with its matching sentences best first."""
+    return retrieve(index, question, config).hits
+
+
+def retrieve(
+    index: PlanIndex,
+    question: str,
+    config: RetrievalConfig | None = None,
+    expansion: tuple[str, ...] = (),
+    expand_dense: bool = False,
+) -> Retrieval:
+    """``search`` with the question's lexicon ``expansion`` added to the keyword query (and to the dense one when
+    ``expand_dense``), keeping the dense similarities' distribution for the answer gate."""
     config = config or RetrievalConfig()
     text = normalize(question)
     n = len(index.chunks)
     if n == 0 or not text:
-        return []
+        return Retrieval([])
+    expanded = " ".join((text, *expansion))
     k = min(config.candidates, n)
     rankings: list[tuple[float, list[int]]] = []
     similarity = np.zeros(n, dtype=np.float32)
+    mean = std = 0.0
 
     if config.retriever in (Retriever.HYBRID, Retriever.DENSE):
-        ids, scores = index.dense_top_k(text, n)  # every sentence: a task's similarity is its best sentence's
+        # Every sentence: a task's similarity is its best sentence's, and the gate needs the whole distribution.
+        ids, scores = index.dense_top_k(expanded if expand_dense else text, n)
         similarity[ids] = scores
+        mean, std = float(scores.mean()), float(scores.std())
         rankings.append((config.dense_weight, [int(i) for i in ids[:k]]))
     if config.retriever in (Retriever.HYBRID, Retriever.BM25):
-        words, bigrams = index.keyword_scores(text)
+        words, bigrams = index.keyword_scores(expanded)
         for weight, scores in ((config.words_weight, words), (config.bigrams_weight, bigrams)):
             ranked = [int(i) for i in np.argsort(-scores, kind="stable")[:k] if scores[i] > 0]
             if ranked:  # no overlap at all: leave this ranking out
                 rankings.append((weight, ranked))
+        if expansion and config.lexicon_weight:
+            scores = index.keyword_scores(" ".join(expansion))[0]
+            ranked = [int(i) for i in np.argsort(-scores, kind="stable")[:k] if scores[i] > 0]
+            if ranked:
+                rankings.append((config.lexicon_weight, ranked))
 
     fused: dict[int, float] = {}
     for weight, ranked in rankings:
@@ -73,7 +114,7 @@ def search(index: PlanIndex, question: str, config: RetrievalConfig | None = Non
         TaskHit(task=task, score=task_hits[0].score, hits=tuple(task_hits), similarity=task_similarity[task])
         for task, task_hits in by_task.items()
     ]
-    return sorted(hits, key=lambda h: -h.score)
+    return Retrieval(sorted(hits, key=lambda h: -h.score), mean, std)
 
 
 def coverage(terms: list[str], text: str) -> float:

@@ -40,7 +40,7 @@ def converse(plan: Plan, compose: Compose, previous: Turn | None, question: str,
 
 
 def _more(plan: Plan, compose: Compose, previous: Turn, question: str, top_k: int) -> Answer:
-    if analyze(previous.base, plan).intent in (Intent.REVERSE, Intent.SECTION, Intent.TASK):  # complete lists
+    if analyze(previous.base, plan).intent in (Intent.REVERSE, Intent.SECTION, Intent.TASK, Intent.ROUNDUP):  # lists
         text = f"上一个回答已列出全部{len(previous.shown)}项，没有更多了。" if previous.shown else "没有更多了。"
         return Answer(question, text, False, previous.asks)
     wider = compose(previous.base, len(previous.shown) + top_k)

@@ -17,7 +17,16 @@ class Intent(StrEnum):
     TASK = "task"  # 第12项任务是什么?
     SECTION = "section"  # 第四部分讲什么?
     FACT = "fact"  # 大班额比例控制在多少? 职业教育有哪些措施?
+    ROUNDUP = "roundup"  # 跟教师有关的任务有哪些? — every task on a topic, each with its lead unit
     OUT_OF_SCOPE = "out_of_scope"  # 明天天气怎么样?
+
+
+class Language(StrEnum):
+    """The language of a question: English words are read through the lexicon's glossary."""
+
+    ZH = "zh"
+    EN = "en"
+    MIXED = "mixed"  # Chinese with English words: "孩子 myopia 越来越严重,局里谁管?"
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,8 @@ class Query:
     role: Role | None = None  # the part asked about: 谁配合 / 配合单位 → SUPPORT (who-answers always mark leads)
     leaders: bool = False  # asks for the 责任领导 (people), not the units
     subsection: int | None = None  # 产业提升人才行动计划包括哪些项目 → the （一） heading of section_number
+    language: Language = Language.ZH
+    expansion: tuple[str, ...] = ()  # the plan's terms for what the question says in other words (rag/lexicon.py)
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,45 @@ class Citation:
     score: float
     ref: str = ""  # Task.ref: "12", or "3-2" in a plan numbered per section
     label: str = ""  # how the answer names the task: "第12项", "第三部分第2项"
+
+
+class Decision(StrEnum):
+    ANSWER = "answer"
+    REFUSE = "refuse"
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the answer gate weighs (rag/gate.py), for the best task retrieval found."""
+
+    dense_z: float  # its best sentence's cosine, in standard deviations above the mean over all sentences
+    dense_margin: float  # dense_z minus that of the next task
+    keyword_coverage: float  # share of the question's content words found verbatim in the task
+    soft_coverage: float  # the same, a word also counting when one of its lexicon terms is there
+    latin_share: float  # share of the question's letters that are Latin (0 Chinese … 1 English)
+    detail_missing: bool  # asks a number, date, person or place that the matching sentence does not state
+    year_missing: bool  # names a year the plan never mentions
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Why an answer was given or refused: the signals, the gate's estimate, its threshold, the decision."""
+
+    signals: Signals
+    probability: float  # the gate's estimate that the best task answers the question
+    threshold: float  # the operating point: answer at or above it
+    decision: Decision
+    reason: str = ""  # a rule that decided before the model, e.g. "asks_person"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A task close to a question the plan does not answer: offered, not claimed."""
+
+    task: int  # Task.key
+    title: str
+    lead_unit: str | None
+    label: str = ""  # how answers name the task: "第12项", "第三部分第2项"
 
 
 class AnswerMode(StrEnum):
@@ -65,6 +115,8 @@ class Answer:
     citations: tuple[Citation, ...] = field(default_factory=tuple)
     mode: AnswerMode = AnswerMode.EXTRACTIVE
     mode_reason: str | None = None  # why an LLM answer was rejected, e.g. "uncited_task:12", "timeout"
+    evidence: Evidence | None = None  # the answer gate's reasons, for answers that needed retrieval
+    suggestions: tuple[Suggestion, ...] = ()  # close tasks, when the plan does not state what was asked
 
 
 class FollowUp(StrEnum):

@@ -42,14 +42,27 @@ export function renderMeta(view, meta) {
     view.units.replaceWith((view.units = unitTags(first.units, first.lead_unit)));
   }
   if (!meta.found) {
+    const close = meta.suggestions || [];
     view.root.dataset.state = "not-covered";
-    view.badge.textContent = meta.intent === "out_of_scope" ? "计划未涉及" : "未找到";
+    // With close tasks the plan covers the topic but does not state what was asked: say so, not 计划未涉及.
+    view.badge.textContent = close.length ? "计划未写明" : meta.intent === "out_of_scope" ? "计划未涉及" : "未找到";
     view.badge.hidden = false;
+    if (close.length) view.root.append(suggestionChips(close));
   }
   if (!meta.citations.length) return;
   const nodes = citationCards(meta.citations, view.id, view.terms);
   view.citations.replaceWith(...nodes);
   view.citations = nodes[0];
+}
+
+// Close tasks offered when the plan does not state the answer: each a chip that asks for that task.
+function suggestionChips(suggestions) {
+  const list = el("ul", { class: "chips suggestions", "aria-label": "相关的任务" });
+  suggestions.forEach((s) => {
+    const label = `第${s.task}项 ${s.title}（${s.lead_unit || "未列责任单位"}牵头）`;
+    list.append(el("li", {}, el("button", { type: "button", class: "chip", "data-question": `第${s.task}项任务是什么？`, text: label })));
+  });
+  return el("div", { class: "suggestions" }, el("p", { class: "suggestions-label", text: "相关的可能是：" }), list);
 }
 
 export function setText(view, text) {

@@ -27,6 +27,8 @@ FAILED = "抱歉，查询出错了，请稍后再试。"
 
 def compose(answer: Answer, plan: Plan) -> str:
     """The lead unit and the task first, then the excerpt; lists (a unit's tasks, a section) as they are."""
+    if not answer.found and answer.suggestions:
+        return _not_stated(answer)
     if not answer.found or not answer.citations:
         return answer.text
     top = answer.citations[0]
@@ -37,6 +39,17 @@ def compose(answer: Answer, plan: Plan) -> str:
         head = f"{task.label}“{task.title}”，责任单位：{units_phrase(task)}。"
         return f"{head}\n原文：{top.excerpt}" + _see_also(answer)
     return answer.text
+
+
+def _not_stated(answer: Answer) -> str:
+    """The plan covers the topic but does not state what was asked: say so, then the close tasks as a short list
+    a teacher can ask about next ("第8项任务是什么")."""
+    head = answer.text.split("相关的可能是：")[0].rstrip()
+    lines = [
+        f"{i}. 第{s.task}项 {s.title}（{s.lead_unit or '未列责任单位'}牵头）"
+        for i, s in enumerate(answer.suggestions, 1)
+    ]
+    return "\n".join([head, "相关的可能是：", *lines, f"可回复“第{answer.suggestions[0].task}项任务是什么”查看原文。"])
 
 
 def _see_also(answer: Answer) -> str:

@@ -42,6 +42,31 @@ def test_ask_out_of_scope(client):
     assert body["found"] is False and body["citations"] == [] and body["intent"] == "out_of_scope"
 
 
+def test_ask_says_why_the_gate_answered(client):
+    body = client.post("/ask", json={"question": "孩子作业太多天天熬夜，这事教育局谁管?"}).json()
+    assert body["found"] is True and body["citations"][0]["task"] == 8
+    evidence = body["evidence"]
+    assert evidence["decision"] == "answer" and evidence["probability"] >= evidence["threshold"]
+    assert set(evidence["signals"]) == {
+        "dense_z", "dense_margin", "keyword_coverage", "soft_coverage", "latin_share", "detail_missing", "year_missing"
+    }  # fmt: skip
+    assert body["suggestions"] == []
+
+
+def test_ask_a_near_miss_offers_close_tasks(client):
+    body = client.post("/ask", json={"question": "课后服务每天几点结束?"}).json()
+    assert body["found"] is False and body["citations"] == [] and body["evidence"]["decision"] == "refuse"
+    close = body["suggestions"]
+    assert close and close[0] == {"task": 12, "title": "全力推动城乡义务教育一体化发展", "lead_unit": "基教科"}
+    assert "相关的可能是：第12项" in body["answer"]
+
+
+def test_the_stream_carries_evidence_and_suggestions_in_meta(client):
+    r = client.post("/ask/stream", json={"question": "课后服务每天几点结束?"})
+    meta = next(line for line in r.text.split("\n\n") if line.startswith("event: meta"))
+    assert '"suggestions":[{"task":12' in meta.replace(" ", "") and '"decision":"refuse"' in meta.replace(" ", "")
+
+
 @pytest.mark.parametrize(
     ("payload", "status"),
     [

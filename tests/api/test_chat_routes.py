@@ -76,7 +76,7 @@ def test_ask_refuses_bad_conversation_ids(client, bad):
 
 
 def test_stream_sends_meta_deltas_done(client):
-    r = client.post("/ask/stream", json={"question": "谁负责近视防控?", "conversation_id": "t-stream-1"})
+    r = client.post("/ask/stream", json={"question": "谁负责劳动教育?", "conversation_id": "t-stream-1"})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     assert r.headers["x-request-id"]
     evs = events(r.text)
@@ -87,7 +87,7 @@ def test_stream_sends_meta_deltas_done(client):
     text = "".join(d["text"] for n, d in evs if n == "delta")
     assert text == done["answer"]
     assert f"【第{meta['citations'][0]['task']}项】" in text
-    plain = client.post("/ask", json={"question": "谁负责近视防控?"}).json()["answer"]
+    plain = client.post("/ask", json={"question": "谁负责劳动教育?"}).json()["answer"]
     assert text == plain  # one service, one text: the stream and /ask say the same
 
     follow = events(client.post("/ask/stream", json={"question": "第二个呢?", "conversation_id": "t-stream-1"}).text)

@@ -44,12 +44,12 @@ def test_streaming_matches_non_streaming(oai):
 
 
 def test_follow_up_through_message_history(oai):
-    first = oai.chat.completions.create(model="planqa", messages=[{"role": "user", "content": "谁负责近视防控?"}])
-    cited = [c["task"] for c in first.model_extra["citations"]]
+    first = oai.chat.completions.create(model="planqa", messages=[{"role": "user", "content": "谁负责劳动教育?"}])
+    cited = [c["task"] for c in first.model_extra["citations"]]  # tasks 8 and 7 both say 劳动教育
     second = oai.chat.completions.create(
         model="planqa",
         messages=[
-            {"role": "user", "content": "谁负责近视防控?"},
+            {"role": "user", "content": "谁负责劳动教育?"},
             {"role": "assistant", "content": first.choices[0].message.content},
             {"role": "user", "content": "第二个呢?"},
         ],

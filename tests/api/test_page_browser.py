@@ -120,7 +120,7 @@ def test_page_loads_as_modules(browser, live_server):
 
 
 def test_ask_see_answer_expand_and_follow_up(page, live_server):
-    expected = api(live_server, "谁负责近视防控？")
+    expected = api(live_server, "谁负责劳动教育？")
     assert page.get_by_role("heading", level=1).inner_text().endswith("问答")
     shot(page, "1-start")
 
@@ -131,7 +131,8 @@ def test_ask_see_answer_expand_and_follow_up(page, live_server):
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 1500, "downloadThroughput": -1, "uploadThroughput": -1},
     )
-    page.get_by_role("button", name="谁负责近视防控？").click()
+    page.get_by_label("您的问题").fill("谁负责劳动教育？")  # two tasks say 劳动教育: "第二个呢？" has one
+    page.get_by_role("button", name="提问").click()
     first = answers(page).first
     assert first.get_attribute("aria-busy") == "true"
     assert "正在" in first.locator(".status").inner_text()
@@ -152,7 +153,7 @@ def test_ask_see_answer_expand_and_follow_up(page, live_server):
     assert cards.count() == len(expected["citations"])
     assert cards.first.locator("h3").inner_text() == f"第{top['task']}项 · {top['title']}"
     marks = cards.first.locator(".excerpt mark").all_inner_texts()
-    assert marks and all(m in "近视防控" for m in marks)
+    assert marks and all(m in "谁负责劳动教育" for m in marks)
     # The inline mark links to its card.
     assert first.locator(f".answer-text a.cite-ref[href$='-task-{top['task']}']").count() == 1
     shot(page, "3-answer")
@@ -204,6 +205,21 @@ def test_network_error_in_words_then_retry(page):
     first.get_by_role("button", name="重试").click()
     wait_answered(page, 1)
     assert first.get_attribute("data-state") == "done" and first.locator(".card").count() > 0
+
+
+def test_a_near_miss_offers_close_tasks_as_buttons(page):
+    page.get_by_label("您的问题").fill("课后服务每天几点结束？")
+    page.get_by_role("button", name="提问").click()
+    wait_answered(page, 1)
+    first = answers(page).first
+    assert first.get_attribute("data-state") == "not-covered"
+    assert first.locator(".badge").inner_text() == "计划未写明"  # not 计划未涉及: the plan covers 课后服务
+    button = first.get_by_role("button", name="第12项 全力推动城乡义务教育一体化发展（基教科牵头）")
+    shot(page, "9-suggestions")
+    button.click()  # asks for that task
+    wait_answered(page, 2)
+    second = answers(page).nth(1)
+    assert second.get_attribute("data-state") == "done" and "第12项" in second.inner_text()
 
 
 def test_browse_by_unit(page, live_server):

@@ -131,3 +131,35 @@ def test_tasks_are_scored_by_ref_section_and_number_included() -> None:
     assert score_one(per_section, pred(["5-3"])).correct
     assert not score_one(per_section, pred(["3-5"])).correct and not score_one(per_section, pred([3])).correct
     assert score_one(FACT, pred(["12"], text="1%")).correct  # a continuous plan's ref is its number
+
+
+ROUNDUP = GoldQuestion.model_validate(
+    {
+        "id": "roundup-900",
+        "split": "dev",
+        "category": "roundup",
+        "question": "跟幼儿园有关的任务有哪些?",
+        "kind": "roundup",
+        "gold_tasks": [11],
+        "also_ok": [16],
+    }
+)
+
+
+def test_a_roundup_needs_every_gold_task_and_nothing_outside_also_ok() -> None:
+    def outcome(tasks: tuple[int, ...]):  # type: ignore[no-untyped-def]
+        return score_one(ROUNDUP, Prediction(True, tasks, (), "", 1.0))
+
+    assert outcome((11,)).correct and outcome((16, 11)).correct
+    assert not outcome((16,)).correct  # a gold task missing
+    assert not outcome((11, 12)).correct  # a task outside gold ∪ also_ok
+    assert outcome((11, 12)).cite_precision == 0.5
+    assert not score_one(ROUNDUP, Prediction(False, (), (), "", 1.0)).correct
+
+
+def test_citation_precision_counts_secondary_citations() -> None:
+    sharp = score_one(WHO, Prediction(True, (8,), ("体卫艺科", "教育评估监测中心", "基教科"), "", 1.0))
+    noisy = score_one(WHO, Prediction(True, (8, 31, 30), ("体卫艺科", "教育评估监测中心", "基教科"), "", 1.0))
+    assert sharp.correct and noisy.correct  # the first citation decides correctness …
+    assert sharp.cite_precision == 1.0 and round(noisy.cite_precision or 0, 3) == 0.333  # … precision sees the rest
+    assert summarize([sharp, noisy])["cite_p"] == round((1.0 + 1 / 3) / 2, 4)

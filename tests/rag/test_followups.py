@@ -46,7 +46,7 @@ def test_other_wordings_of_who_refer_back(service, follow_up):
 
 
 def test_second_item_is_asked_the_way_the_list_was(service):
-    who, item = chain(service, "谁负责近视防控?", "第二个呢?")
+    who, item = chain(service, "谁负责劳动教育?", "第二个呢?")  # tasks 8 and 7 both say 劳动教育
     second = service.plan.task(who.answer.citations[1].task)
     assert item.follow_up is FollowUp.LEAD  # the list answered "who": so does its second item
     assert item.answer.citations[0].task == second.number
@@ -78,7 +78,7 @@ def test_ordinal_after_an_answer_without_tasks(service):
 
 
 def test_original_text_of_the_task_in_focus(service):
-    first, lead, original = chain(service, "谁负责近视防控?", "第二个呢?", "这项任务的原文")
+    first, lead, original = chain(service, "谁负责劳动教育?", "第二个呢?", "这项任务的原文")
     focus = service.plan.task(first.answer.citations[1].task)
     assert original.follow_up is FollowUp.ORIGINAL
     assert focus.text in original.answer.text  # verbatim, with the 责任单位 note

@@ -1,0 +1,329 @@
+"""The answer gate: answer from the best task, or say the plan does not state it — from combined evidence.
+
+A single rule ("half of the question's words are in the task") refuses teachers who say 娃 for 学生 and English
+questions, whose cosines sit near 0.80 whatever they ask. The gate weighs several signals instead (``Signals``):
+
+- ``dense_z``: the best task's cosine in standard deviations above the mean over all the plan's sentences — a
+  relative figure, so English and Chinese questions are judged on their own scale;
+- ``dense_margin``: how far that stands above the next task;
+- ``keyword_coverage``: the share of the question's content words found verbatim in the task;
+- ``soft_coverage``: the same through the lexicon (a word counts when one of its plan terms is there: 托管 → 课后服务);
+- ``latin_share``: the question's language;
+- ``detail_missing``: it asks a number, date, person or place that the matching sentence does not state;
+- ``year_missing``: it names a year the plan never mentions.
+
+A logistic model over them, fitted on the dev split only (``python -m eval.gate_fit``), gives the probability that
+answering is right; its coefficients and operating point are data (``rag/gate.json``), not code, and every answer
+that needed retrieval carries them as ``Evidence``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from index.errors import PlanQAError
+from index.keyword import WordTokenizer, char_bigrams
+from index.model import Plan, TaskHit
+from index.normalize import normalize
+from index.store import PlanIndex
+from rag.lexicon import Lexicon
+from rag.retrieve import Retrieval, RetrievalConfig, coverage, retrieve
+from rag.types import Decision, Evidence, Language, Query, Signals
+
+GATE_MODEL = Path(__file__).with_name("gate.json")
+
+# Interrogatives jieba keeps whole ("第几", "几个", "第几届", "多少钱"): they ask, they are not what is asked about,
+# so they must not count against the plan's coverage of the question ("普法工作是第几个五年普法?").
+ASKING = re.compile(r"^(?:第?几|多少)")
+_LATIN = re.compile(r"[a-z]", re.IGNORECASE)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_YEAR = re.compile(r"(?<![0-9])(19[5-9][0-9]|20[0-9]{2})(?![0-9])")
+
+# What a question may ask for that a plan states only sometimes (numbers, dates) or never (people, places):
+# (asked, stated). A question asking for one is covered only where the sentence that matches it states it.
+_NUMBER = re.compile(r"[0-9]|[一二两三四五六七八九十百千万]+(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|%)")
+DETAILS: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None]] = {
+    # 多少 / 几个 / 几所 / 百分之几 / how many (not 多建几所, "a few more")
+    "quantity": (
+        re.compile(
+            r"多少|(?<!第)(?<!多.)几(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|万|千|百|节|分)|百分之几"
+            r"|\bhow (?:many|much)\b",
+            re.I,
+        ),
+        _NUMBER,
+    ),
+    # 哪几家 / 哪几所 / 名单 — asks for the names of places or bodies; stated as a list of names (安源区、湘东区)
+    "names": (
+        re.compile(r"哪几(?:家|所|个|位)|名单|\bwhich (?:ones|schools|kindergartens)\b", re.I),
+        re.compile(r"[\u4e00-\u9fff]{2,8}(?:区|县|市|学校|中学|小学|幼儿园|学院)、[\u4e00-\u9fff]{2,8}"),
+    ),
+    # 什么时候 / 几号 / 哪天 / when
+    "time": (
+        re.compile(r"什么时候|几时|何时|几号|哪天|哪一天|几月|几点|哪年|日期|\bwhen\b|\bwhat (?:date|time)\b", re.I),
+        re.compile(
+            r"[0-9]+月|[0-9]+日|[一二三四五六七八九十]+月|月底|年底|年内|年初|上半年|下半年|春季|秋季|寒假|暑假"
+        ),
+    ),
+    # 局长是谁 / 校长叫什么 / who is the head of — plans assign work to units, never to named office-holders
+    "person": (
+        re.compile(
+            r"(?:局长|校长|院长|主任|书记|科长|处长|老师|领导|负责人)(?:是谁|叫什么|是哪位)"
+            r"|\bwho is the (?:head|director|chief|principal|mayor|leader)\b|\bname of the\b",
+            re.I,
+        ),
+        None,
+    ),
+    # 在哪 / 哪家医院 / 几楼 / 电话 / where
+    "place": (
+        re.compile(r"在哪|哪里|哪儿|哪家|几楼|地址|电话|联系方式|\bwhere\b|\bphone number\b", re.I),
+        None,
+    ),
+}
+
+
+class GateModelError(PlanQAError):
+    """The gate's coefficients file is missing or does not fit the signals."""
+
+
+@dataclass(frozen=True)
+class GateModel:
+    """A fitted logistic model: standardised signals, coefficients, and the chosen operating point."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    threshold: float
+
+    def probability(self, signals: Signals) -> float:
+        z = self.intercept
+        for name, mean, scale, coef in zip(self.features, self.mean, self.scale, self.coef, strict=True):
+            z += coef * (float(getattr(signals, name)) - mean) / scale
+        return 1.0 / (1.0 + math.exp(-max(min(z, 50.0), -50.0)))
+
+
+@lru_cache(maxsize=4)
+def load_gate_model(path: Path = GATE_MODEL) -> GateModel:
+    """The fitted gate (``rag/gate.json``, written by ``python -m eval.gate_fit``)."""
+    fix = "run `python -m eval.gate_fit` to refit it on the dev split"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        model = GateModel(
+            features=tuple(data["features"]),
+            mean=tuple(data["mean"]),
+            scale=tuple(data["scale"]),
+            coef=tuple(data["coef"]),
+            intercept=float(data["intercept"]),
+            threshold=float(data["threshold"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise GateModelError(f"回答门限模型无法读取：{path}。Cannot read the answer gate {path} ({e}): {fix}.") from e
+    unknown = [f for f in model.features if f not in Signals.__dataclass_fields__]
+    if unknown or not len(model.features) == len(model.mean) == len(model.scale) == len(model.coef):
+        raise GateModelError(
+            f"回答门限模型与信号不符：{path}。The gate {path} does not fit the signals {unknown}: {fix}."
+        )
+    return model
+
+
+@dataclass(frozen=True)
+class Term:
+    """A content word of the question and the plan terms that may stand for it (itself first)."""
+
+    word: str
+    alternatives: tuple[str, ...]
+
+    def found_in(self, text: str) -> bool:
+        return any(a in text for a in self.alternatives)
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """Retrieval for a question, its content words, and the gate's signals for the best task."""
+
+    retrieval: Retrieval
+    terms: tuple[Term, ...]  # through the lexicon
+    words: tuple[str, ...]  # verbatim (keyword coverage)
+    signals: Signals | None  # None when retrieval found nothing
+
+    @property
+    def hits(self) -> list[TaskHit]:
+        return self.retrieval.hits
+
+
+def content_terms(query: Query, tokenizer: WordTokenizer, lexicon: Lexicon) -> tuple[Term, ...]:
+    """What the plan must say to answer: the lexicon's words anywhere in the question (with their plan terms),
+    then the other words of its topic. English words the lexicon does not know are left out: they can be neither
+    found nor missed; so are framing words (局里, 这块) and, when anything longer is asked about, single
+    characters."""
+    topic = query.topic or query.normalized
+    for unit in query.units:
+        rest = topic.replace(unit, " ")
+        if rest.strip():
+            topic = rest  # naming 萍乡学院 does not make "萍乡学院有几个专业" a question the plan covers
+    terms: list[Term] = []
+    for m in lexicon.find(query.normalized):
+        if m.group.unit or m.said in lexicon.frame:
+            continue
+        topic = topic.replace(m.said, " ")
+        if all(t.word != m.said for t in terms):
+            terms.append(Term(m.said, tuple(dict.fromkeys((m.said, *m.group.terms)))))
+    words = [
+        w for w in tokenizer.phrases(topic) if not ASKING.match(w) and not _LATIN.search(w) and w not in lexicon.frame
+    ]
+    if terms:
+        words = [w for w in words if len(w) > 1]
+    for w in meaningful(words):
+        if all(t.word != w for t in terms):
+            terms.append(Term(w, lexicon.alternatives(w)))
+    return tuple(terms)
+
+
+def content_words(query: Query, tokenizer: WordTokenizer) -> list[str]:
+    """The question's content words as written (no lexicon): what ``keyword_coverage`` looks for."""
+    topic = query.topic or query.normalized
+    terms = meaningful([t for t in tokenizer.phrases(topic) if not ASKING.match(t)])
+    if query.units:
+        rest = topic
+        for unit in query.units:
+            rest = rest.replace(unit, " ")
+        rest_terms = meaningful([t for t in tokenizer.phrases(rest) if not ASKING.match(t)])
+        if rest_terms:
+            return rest_terms
+    return terms
+
+
+def meaningful(terms: list[str]) -> list[str]:
+    """Single characters (放, 假, 率) match almost any long text by accident: count them only when the
+    question has nothing longer."""
+    longer = [t for t in terms if len(t) > 1]
+    return longer or terms
+
+
+def soft_coverage(terms: Sequence[Term], text: str) -> float:
+    """Share of ``terms`` found in ``text`` through their plan terms; a long word not found whole earns half the
+    share of its bigrams found (as ``coverage`` does)."""
+    if not terms:
+        return 0.0
+    total = 0.0
+    for term in terms:
+        if term.found_in(text):
+            total += 1.0
+        elif len(term.word) > 2:
+            grams = char_bigrams(term.word)
+            total += 0.5 * sum(g in text for g in grams) / len(grams) if grams else 0.0
+    return total / len(terms)
+
+
+def covered(terms: Sequence[Term], text: str) -> frozenset[str]:
+    """The question's words that ``text`` says (directly or by a plan term)."""
+    return frozenset(t.word for t in terms if t.found_in(text))
+
+
+def asked_details(question: str) -> tuple[str, ...]:
+    """What kinds of detail the question asks for: quantity, time, person, place."""
+    return tuple(kind for kind, (asked, _) in DETAILS.items() if asked.search(question))
+
+
+def best_sentences(hit: TaskHit, terms: Sequence[Term]) -> list[str]:
+    """Where an answer would be read: the task's retrieved sentences (normalised) that say the most of the
+    question's words, and among those the best retrieved, plus any that say as much (ties)."""
+    scored = [(soft_coverage(terms, normalize(h.text)), normalize(h.text)) for h in hit.hits]
+    best = max((c for c, _ in scored), default=0.0)
+    tied = [text for c, text in scored if c == best]
+    return tied if best > 0 else tied[:1]
+
+
+def detail_missing(question: str, hit: TaskHit, terms: Sequence[Term]) -> bool:
+    """Does the question ask for a detail that the task's best-matching sentence does not state? A quantity
+    asked in a measure (多少分钟, 几节课, how many minutes) must be stated in that measure."""
+    kinds = asked_details(question)
+    if not kinds:
+        return False
+    sentences = best_sentences(hit, terms)
+    for kind in kinds:
+        stated = DETAILS[kind][1]
+        if stated is None or not any(stated.search(s) for s in sentences):
+            return True
+    measure = _measure(question) if "quantity" in kinds else None
+    return measure is not None and not any(measure.search(s) for s in sentences)
+
+
+# 多少分钟 / 几节课 / 多少钱 / how many minutes: the measure a stated number must carry.
+_MEASURE_ASKED = re.compile(
+    r"(?:多少|(?<!第)几)(分钟|小时|节|元|块钱|钱|万元|人|名|所|个)|\bhow (?:many|much) (\w+)", re.I
+)
+_MEASURES = {
+    "分钟": "分钟", "小时": "小时", "节": "节", "元": "元", "块钱": "元", "钱": "元", "万元": "元", "人": "人|名",
+    "名": "名|人", "所": "所", "个": "个", "minutes": "分钟", "hours": "小时", "money": "元", "yuan": "元",
+    "people": "人|名", "students": "人|名", "teachers": "人|名", "schools": "所",
+}  # fmt: skip
+
+
+def _measure(question: str) -> re.Pattern[str] | None:
+    m = _MEASURE_ASKED.search(question)
+    unit = _MEASURES.get((m.group(1) or m.group(2) or "").lower()) if m else None
+    return re.compile(rf"[0-9一二两三四五六七八九十百千万]+(?:{unit})") if unit else None
+
+
+def year_missing(question: str, plan: Plan) -> bool:
+    """Does the question name a year (2022年) that the plan never mentions?"""
+    asked = set(_YEAR.findall(question))
+    if not asked:
+        return False
+    text = " ".join([plan.title, plan.preamble, *(t.text for t in plan.tasks)])
+    return bool(asked - set(_YEAR.findall(text)))
+
+
+def latin_share(text: str) -> float:
+    latin, cjk = len(_LATIN.findall(text)), len(_CJK.findall(text))
+    return latin / (latin + cjk) if latin + cjk else 0.0
+
+
+def signals(query: Query, plan: Plan, retrieval: Retrieval, terms: Sequence[Term], words: list[str]) -> Signals | None:
+    """The gate's signals for the best task of ``retrieval``; None when it found nothing."""
+    if not retrieval.hits:
+        return None
+    top = retrieval.hits[0]
+    task = plan.task(top.task)
+    assert task is not None, f"the index names task {top.task}, which the plan lacks"
+    text = normalize(task.text)
+    z = retrieval.dense_z(top.similarity)
+    others = [retrieval.dense_z(h.similarity) for h in retrieval.hits[1:]]
+    return Signals(
+        dense_z=round(z, 4),
+        dense_margin=round(z - max(others, default=z), 4),
+        keyword_coverage=round(coverage(words, text), 4),
+        soft_coverage=round(soft_coverage(terms, text), 4),
+        latin_share=round(latin_share(query.normalized), 4),
+        detail_missing=detail_missing(query.normalized, top, terms),
+        year_missing=year_missing(query.normalized, plan),
+    )
+
+
+def assess(index: PlanIndex, query: Query, lexicon: Lexicon, config: RetrievalConfig) -> Assessment:
+    """Retrieve for ``query`` (expanded through the lexicon; English and mixed questions embed with the plan's
+    terms too) and measure the gate's signals for the best task."""
+    retrieval = retrieve(
+        index, query.normalized, config, query.expansion, expand_dense=query.language is not Language.ZH
+    )
+    terms = content_terms(query, index.tokenizer, lexicon)
+    words = content_words(query, index.tokenizer)
+    return Assessment(retrieval, terms, tuple(words), signals(query, index.plan, retrieval, terms, words))
+
+
+def decide(signals: Signals, model: GateModel, question: str) -> Evidence:
+    """Answer when the model's probability reaches its operating point. A question asking who holds an office
+    (局长是谁) is refused whatever the model says: plans assign work to units and never name office-holders."""
+    probability = round(model.probability(signals), 4)
+    if "person" in asked_details(question):
+        return Evidence(signals, probability, model.threshold, Decision.REFUSE, reason="asks_person")
+    decision = Decision.ANSWER if probability >= model.threshold else Decision.REFUSE
+    return Evidence(signals, probability, model.threshold, decision)

@@ -1,0 +1,186 @@
+"""Synonyms as data: what people say → the terms a plan writes, read from ``lexicons/<domain>.txt``.
+
+A teacher asks about 娃 and 托管; the plan says 学生 and 课后服务. The lexicon bridges the two for keyword search
+(the question is expanded with the plan's terms), for the answer gate's soft coverage (a question word counts
+as found when one of its plan terms is), for query analysis (unit aliases such as 教研员 → 教研室, round-up
+topics) and for English questions (a glossary to the same plan terms). The file format and how to add a domain
+are described at the top of ``lexicons/education.txt``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from index.errors import PlanQAError
+
+LEXICON_DIR = Path(__file__).resolve().parent.parent / "lexicons"
+DEFAULT_DOMAINS = ("education",)
+_ARROW = "<-"
+_UNIT = "@unit"
+_FRAME = "@frame"
+_LATIN = re.compile(r"[a-z]")
+
+
+class LexiconError(PlanQAError):
+    """A lexicon file is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Group:
+    """One line: the plan's terms and what people say instead."""
+
+    terms: tuple[str, ...]  # as plans write them
+    said: tuple[str, ...]  # colloquial Chinese or English (lower case), besides the terms themselves
+    unit: bool = False  # names of responsible units (``@unit``)
+
+
+@dataclass(frozen=True)
+class Match:
+    """A word of the question found in the lexicon: said in other words, or one of the plan's terms itself."""
+
+    said: str  # as it stands in the question (normalised)
+    start: int
+    end: int
+    group: Group
+    plan_term: bool = False  # the question already says the plan's term (高中 inside 普通高中 is not re-read)
+
+
+class Lexicon:
+    """The groups of one or more domains, with the look-ups the answering steps need."""
+
+    def __init__(self, groups: tuple[Group, ...], domains: tuple[str, ...] = (), frame: frozenset[str] = frozenset()):
+        self.groups = groups
+        self.domains = domains
+        self.frame = frame  # words that frame a question and carry no topic (局里, 这块, 该找谁)
+        forms: dict[str, list[Group]] = {}
+        for g in groups:
+            for form in g.said:
+                forms.setdefault(form, []).append(g)
+        self._forms = forms
+        # The plan's own terms are read whole first, so that a shorter said word inside one (高中 in 普通高中,
+        # 职业 in 职业教育) does not split it; they need no bridge, so they expand to nothing.
+        self._terms = {t for g in groups if not g.unit for t in g.terms if t not in forms}
+        # Longest first, so 残疾孩子 is read before 孩子 and "after-school care" before "school".
+        ordered = sorted(set(forms) | self._terms, key=len, reverse=True)
+        self._chinese = [f for f in ordered if not _LATIN.search(f)]
+        latin = [re.escape(f) for f in ordered if _LATIN.search(f)]
+        self._english = re.compile(r"(?<![a-z])(?:" + "|".join(latin) + r")(?![a-z])") if latin else None
+
+    def find(self, text: str) -> list[Match]:
+        """Lexicon words in ``text`` (normalised), longest first, not overlapping, in reading order."""
+        lowered = text.lower()
+        taken = [False] * len(lowered)
+        found: list[tuple[int, int, str]] = []
+        if self._english is not None:
+            for m in self._english.finditer(lowered):
+                found.append((m.start(), m.end(), m.group()))
+                taken[m.start() : m.end()] = [True] * (m.end() - m.start())
+        for form in self._chinese:
+            start = lowered.find(form)
+            while start >= 0:
+                end = start + len(form)
+                if not any(taken[start:end]):
+                    found.append((start, end, form))
+                    taken[start:end] = [True] * len(form)
+                start = lowered.find(form, start + 1)
+        out: list[Match] = []
+        for s, e, form in sorted(found):
+            if form in self._forms:
+                out.extend(Match(form, s, e, g) for g in self._forms[form])
+            else:
+                out.append(Match(form, s, e, Group((form,), ()), plan_term=True))
+        return out
+
+    def expand(self, text: str, plan_text: str = "") -> tuple[str, ...]:
+        """The plan's terms for what ``text`` says in other words (not unit names), each once, in order. A word
+        that ``plan_text`` (the plan, normalised) itself uses needs no bridge: a plan that writes 资金 or 学位 is
+        searched for them, not for 经费 or 招生."""
+        out: dict[str, None] = {}
+        for m in self.find(text):
+            if not m.group.unit and not m.plan_term and m.said not in plan_text:
+                out.update(dict.fromkeys(m.group.terms))
+        return tuple(out)
+
+    def alternatives(self, word: str) -> tuple[str, ...]:
+        """``word`` and every plan term it may stand for (for soft coverage): 补贴 → 补贴, 资助, 补助, …"""
+        out: dict[str, None] = {word: None}
+        for g in self._forms.get(word.lower(), ()):
+            if not g.unit:
+                out.update(dict.fromkeys(g.terms))
+        return tuple(out)
+
+    def units(self, text: str, names: tuple[str, ...]) -> list[str]:
+        """Units of the plan (``names``) the question names in other words: 教研员 → 教研室."""
+        out: list[str] = []
+        for m in self.find(text):
+            if m.group.unit:
+                out.extend(n for n in m.group.terms if n in names and n not in out)
+        return out
+
+    def unit_spans(self, text: str, names: tuple[str, ...]) -> list[tuple[int, int]]:
+        """Where ``units`` found its names in ``text``, to take them out of the question's topic."""
+        return [(m.start, m.end) for m in self.find(text) if m.group.unit and any(n in names for n in m.group.terms)]
+
+
+def parse_lexicon(text: str, source: str = "<lexicon>") -> tuple[tuple[Group, ...], frozenset[str]]:
+    """The groups of a lexicon file and its framing words; LexiconError names the line that is malformed."""
+    groups: list[Group] = []
+    frame: set[str] = set()
+    for n, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if _ARROW not in line:
+            raise LexiconError(
+                f"词表格式错误：{source}:{n}。{source}:{n} has no '{_ARROW}': write 'plan term | … <- said | …'."
+            )
+        left, right = line.split(_ARROW, 1)
+        if left.strip() == _FRAME:
+            frame.update(s.strip().lower() for s in right.split("|") if s.strip())
+            continue
+        unit = left.strip().startswith(_UNIT)
+        if unit:
+            left = left.strip()[len(_UNIT) :]
+        terms = tuple(t.strip() for t in left.split("|") if t.strip())
+        said = tuple(s.strip().lower() for s in right.split("|") if s.strip())
+        if not terms or not said:
+            raise LexiconError(
+                f"词表格式错误：{source}:{n}。{source}:{n} needs plan terms on the left and words on the right."
+            )
+        groups.append(Group(terms, said, unit))
+    return tuple(groups), frozenset(frame)
+
+
+def available_domains(directory: Path = LEXICON_DIR) -> tuple[str, ...]:
+    return tuple(sorted(p.stem for p in directory.glob("*.txt")))
+
+
+@lru_cache(maxsize=8)
+def load_lexicon(domains: tuple[str, ...] = DEFAULT_DOMAINS, directory: Path = LEXICON_DIR) -> Lexicon:
+    """The lexicon of ``domains`` (file names in ``lexicons/`` without ``.txt``), read once per process."""
+    groups: list[Group] = []
+    frame: set[str] = set()
+    for domain in domains:
+        path = directory / f"{domain}.txt"
+        if not path.is_file():
+            raise LexiconError(
+                f"未知的词表领域 {domain!r}。Unknown lexicon domain {domain!r}: use one of "
+                f"{list(available_domains(directory))}, or add {path} (see lexicons/education.txt for the format)."
+            )
+        found, framing = parse_lexicon(path.read_text(encoding="utf-8"), str(path))
+        groups.extend(found)
+        frame.update(framing)
+    return Lexicon(tuple(groups), tuple(domains), frozenset(frame))
+
+
+if __name__ == "__main__":  # python -m rag.lexicon education: check a domain file and print its groups
+    names = tuple(sys.argv[1:]) or DEFAULT_DOMAINS
+    lexicon = load_lexicon(names)
+    for g in lexicon.groups:
+        print(("@unit " if g.unit else "") + " | ".join(g.terms), "<-", " | ".join(g.said))
+    print("@frame <-", " | ".join(sorted(lexicon.frame)))
+    print(f"{len(lexicon.groups)} groups and {len(lexicon.frame)} framing words from {', '.join(names)}")

@@ -1,0 +1,79 @@
+"""The lexicon as data: its file format, look-ups, and the errors that say what to fix."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from rag.lexicon import LexiconError, available_domains, load_lexicon, parse_lexicon
+
+SMALL = """
+# a comment
+@frame  <-  局里 | 这块
+课后服务  <-  托管 | after-school
+学生 | 儿童  <-  娃 | 孩子 | kids
+特殊教育 | 残疾  <-  残疾孩子
+@unit 教研室  <-  教研员
+"""
+
+
+def small():  # type: ignore[no-untyped-def]
+    from rag.lexicon import Lexicon
+
+    groups, frame = parse_lexicon(SMALL)
+    return Lexicon(groups, ("small",), frame)
+
+
+def test_the_file_format_reads_groups_units_and_framing_words() -> None:
+    groups, frame = parse_lexicon(SMALL)
+    assert [g.terms for g in groups] == [("课后服务",), ("学生", "儿童"), ("特殊教育", "残疾"), ("教研室",)]
+    assert groups[-1].unit and not groups[0].unit
+    assert frame == {"局里", "这块"}
+
+
+def test_longest_words_are_read_first_and_expand_to_the_plans_terms() -> None:
+    lexicon = small()
+    # 残疾孩子 is one word (→ 特殊教育), not 孩子 (→ 学生) inside it; English words match whole, in lower case.
+    assert lexicon.expand("残疾孩子放学后托管") == ("特殊教育", "残疾", "课后服务")
+    assert lexicon.expand("after-school care for kids") == ("课后服务", "学生", "儿童")
+    assert lexicon.expand("kidsafter") == ()  # not a whole word
+    assert lexicon.alternatives("娃") == ("娃", "学生", "儿童")
+
+
+def test_a_plan_term_in_the_question_is_read_whole_and_expands_to_nothing() -> None:
+    lexicon = small()
+    matches = lexicon.find("特殊教育学校")
+    assert [m.said for m in matches] == ["特殊教育"] and matches[0].plan_term
+    assert lexicon.expand("特殊教育学校") == ()
+
+
+def test_unit_aliases_only_name_units_the_plan_lists() -> None:
+    lexicon = small()
+    assert lexicon.units("教研员今年忙什么", ("教研室", "基教科")) == ["教研室"]
+    assert lexicon.units("教研员今年忙什么", ("基教科",)) == []
+
+
+def test_a_malformed_line_is_named() -> None:
+    with pytest.raises(LexiconError, match=r"x.txt:2"):
+        parse_lexicon("课后服务 <- 托管\n课后服务 托管\n", "x.txt")
+    with pytest.raises(LexiconError, match=r"x.txt:1"):
+        parse_lexicon(" <- 托管\n", "x.txt")
+
+
+def test_an_unknown_domain_lists_the_known_ones(tmp_path: Path) -> None:
+    (tmp_path / "health.txt").write_text("近视 <- 眼睛\n", encoding="utf-8")
+    assert available_domains(tmp_path) == ("health",)
+    with pytest.raises(LexiconError, match="health"):
+        load_lexicon(("sports",), tmp_path)
+    assert load_lexicon(("health",), tmp_path).expand("眼睛不好") == ("近视",)
+
+
+def test_the_education_lexicon_is_general_to_the_domain(plan) -> None:  # type: ignore[no-untyped-def]
+    """No line names a task of the bundled plan: no task title and no figure appears in it (covid-19 aside)."""
+    text = (Path(__file__).resolve().parents[2] / "lexicons" / "education.txt").read_text(encoding="utf-8")
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    assert not any(t.title in body for t in plan.tasks)
+    assert not re.search(r"(?<![a-z0-9-])[0-9]", body)
+    assert len(load_lexicon().groups) > 80
