@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     llm_budget_openai_s: float = Field(
         limits.LLM_BUDGET_OPENAI_S, gt=0, le=300, description="LLM time budget for /v1/chat/completions"
     )
+    # Answers written by the LLM hold a worker thread each (api/streams.py): at most this many at once.
+    max_llm_streams: int = Field(
+        limits.MAX_LLM_STREAMS, ge=1, le=32, description="LLM answers at once (the thread pool has 40 threads)"
+    )
+    max_streams_per_client: int = Field(
+        limits.MAX_STREAMS_PER_CLIENT, ge=0, description="LLM answers at once per API key or address (0: no limit)"
+    )
     # Conversations (rag/sessions.py) and the OpenAI-compatible endpoint's replayed history.
     conversation_ttl_s: float = Field(
         limits.CONVERSATION_TTL_S, gt=0, description="Forget a conversation this long after its last turn"
@@ -63,7 +70,9 @@ class Settings(BaseSettings):
     max_conversations: int = Field(
         limits.MAX_CONVERSATIONS, ge=1, description="Conversations kept; the least recently used go first"
     )
-    max_conversation_turns: int = Field(limits.MAX_CONVERSATION_TURNS, ge=1, le=1000, description="/v1 history read")
+    max_conversation_turns: int = Field(
+        limits.MAX_CONVERSATION_TURNS, ge=1, le=20, description="Earlier user messages of a /v1 history replayed"
+    )
     api_keys: str = Field(
         "",
         repr=False,
