@@ -216,6 +216,21 @@ def test_follow_up_resolves_against_the_senders_previous_question(platform: Plat
     assert "第12项" not in platform.ask("teacher-other", "那它的牵头单位是谁?")
 
 
+def test_an_api_caller_cannot_read_or_steer_a_wechat_users_conversation(platform: Platform) -> None:
+    """/ask takes any conversation id; one that names a WeChat user's OpenID (however written) is another
+    conversation: it reveals nothing of the teacher's last question and does not change it."""
+    teacher = "oTeacherPrivate01"
+    assert "第12项" in platform.ask(teacher, "课后服务归哪个科室管?")
+    for conversation in (teacher, f"wechat:{teacher}", f"wx:{teacher}"):
+        probe = {"question": "这项任务的原文", "conversation_id": conversation}
+        body = platform.client.post("/ask", json=probe).json()
+        assert body["follow_up"] == "none" and "第12项" not in body["answer"], body
+        steer = {"question": "第1项任务是什么", "conversation_id": conversation}
+        assert platform.client.post("/ask", json=steer).json()["citations"][0]["task"] == 1
+    follow = platform.ask(teacher, "那它的牵头单位是谁?")
+    assert "第12项" in follow and "基教科" in follow
+
+
 def test_fact_answer_leads_with_units_and_task(platform: Platform) -> None:
     text = platform.ask("teacher-fact", "大班额比例控制在多少")
     head, _, excerpt = text.partition("\n原文：")
