@@ -15,6 +15,7 @@ from index.embeddings import DEFAULT_MODEL
 from rag import limits
 
 ROOT = Path(__file__).resolve().parent.parent
+WECHAT_MODES = ("plaintext", "compatible", "safe")  # the 公众号 console's 明文模式, 兼容模式, 安全模式
 DEFAULT_CORPUS = ROOT / "data" / "pingxiang-2021-education-work-plan.txt"
 
 
@@ -37,6 +38,11 @@ class Settings(BaseSettings):
     wechat_token: str = Field("", repr=False, description="公众号 server-configuration Token")
     wechat_aes_key: str = Field("", repr=False, description="公众号 EncodingAESKey (43 characters)")
     wechat_appid: str = Field("", description="公众号 AppID (needed for safe mode and the customer-service API)")
+    wechat_mode: str = Field(
+        "",
+        description="消息加解密方式, as in the console: plaintext, compatible or safe (default: safe with an "
+        "EncodingAESKey, plaintext without)",
+    )
     wechat_appsecret: str = Field("", repr=False, description="公众号 AppSecret: late answers go by 客服消息")
     wechat_api_base: str = Field("https://api.weixin.qq.com", description="WeChat API base URL")
     wecom_token: str = Field("", repr=False, description="企业微信 app Token")
@@ -87,11 +93,24 @@ class Settings(BaseSettings):
     def _wechat_complete(self) -> Settings:
         if (self.wechat_aes_key or self.wechat_appsecret) and not self.wechat_appid:
             raise ValueError("PLANQA_WECHAT_APPID is required with PLANQA_WECHAT_AES_KEY or PLANQA_WECHAT_APPSECRET")
+        if self.wechat_mode not in ("", *WECHAT_MODES):
+            modes = ", ".join(WECHAT_MODES)
+            raise ValueError(f"PLANQA_WECHAT_MODE must be one of {modes} (the console's 消息加解密方式)")
+        if self.wechat_mode in ("compatible", "safe") and not self.wechat_aes_key:
+            raise ValueError(
+                f"PLANQA_WECHAT_MODE={self.wechat_mode} needs PLANQA_WECHAT_AES_KEY: copy the EncodingAESKey from the "
+                "console"
+            )
         if self.wecom_token and not (self.wecom_aes_key and self.wecom_corpid):
             raise ValueError(
                 "PLANQA_WECOM_TOKEN needs PLANQA_WECOM_AES_KEY and PLANQA_WECOM_CORPID (WeCom always encrypts)"
             )
         return self
+
+    @property
+    def wechat_message_mode(self) -> str:
+        """The 公众号's message mode: as set, else safe when an EncodingAESKey is set, plaintext otherwise."""
+        return self.wechat_mode or ("safe" if self.wechat_aes_key else "plaintext")
 
     @property
     def api_key_list(self) -> tuple[str, ...]:

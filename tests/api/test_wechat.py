@@ -270,6 +270,75 @@ def test_safe_mode_round_trip_and_checks(platform: Platform) -> None:
     assert other.post_aes(inbound("u", Content="谁负责近视防控")).status_code in (400, 403)
 
 
+def test_safe_mode_takes_encrypted_messages_only(make_client: Callable[..., TestClient]) -> None:
+    """With an EncodingAESKey the mode is safe unless set otherwise: a correctly signed query string (seen in a
+    proxy's log, say) cannot carry a plaintext body, and an encrypted one needs its msg_signature."""
+    for mode in ("", "safe"):
+        platform = Platform(make_client(wechat_mode=mode))
+        forged = platform.post_plain(inbound("teacher-safe", Content="这项任务的原文"))
+        assert forged.status_code == 403, forged.text
+        message = forged.json()["error"]["message"]
+        assert "安全模式只接受加密消息" in message and "PLANQA_WECHAT_MODE" in message
+        for downgrade in ("", "raw"):
+            assert platform.post_plain(inbound("t", Content="x"), encrypt_type=downgrade).status_code == 403
+        params = platform.params()
+        envelope = platform.oa.encrypt_message(inbound("t", Content="x"), params["nonce"], params["timestamp"])
+        unsigned = {**params, "encrypt_type": "aes"}  # no msg_signature
+        assert platform.client.post("/wechat", params=unsigned, content=envelope.encode()).status_code == 403
+        reply = platform.open_reply(platform.post_aes(inbound("teacher-safe", Content="谁负责近视防控?")), platform.oa)
+        assert "体卫艺科（牵头）" in reply.content
+
+
+@pytest.mark.parametrize("mode", ["compatible", "plaintext"])
+def test_a_signed_query_string_carries_one_body(make_client: Callable[..., TestClient], mode: str) -> None:
+    """A plaintext message's signature does not cover its body: the query string it came with is bound to that
+    body, so it cannot be reused for a forged message; WeChat's retry (the same body) is still answered."""
+    platform = Platform(make_client(wechat_mode=mode))
+    params = {**platform.params(), "openid": "teacher-bound"}
+    genuine = inbound("teacher-bound", Content="课后服务归哪个科室管?", msg_id="6954000000000000101")
+    first = platform.open_reply(platform.client.post("/wechat", params=params, content=genuine.encode()))
+    retry = platform.open_reply(platform.client.post("/wechat", params=params, content=genuine.encode()))
+    assert "第12项" in first.content and retry.content == first.content
+    forged = inbound("teacher-bound", Content="这项任务的原文", msg_id="6954000000000000102")
+    r = platform.client.post("/wechat", params=params, content=forged.encode())
+    assert r.status_code == 403 and "另一条消息" in r.json()["error"]["message"]
+    # The teacher's own next message, with its own signed query, is answered from their conversation.
+    assert "第12项" in platform.ask("teacher-bound", "那它的牵头单位是谁?")
+
+
+def test_plaintext_mode_refuses_encrypted_messages(make_client: Callable[..., TestClient]) -> None:
+    platform = Platform(make_client(wechat_mode="plaintext"))
+    r = platform.post_aes(inbound("teacher-p", Content="谁负责近视防控?"))
+    assert r.status_code == 400 and "PLANQA_WECHAT_MODE" in r.json()["error"]["message"]
+    assert "体卫艺科" in platform.ask("teacher-p", "谁负责近视防控?")
+
+
+def test_a_mode_needing_a_key_is_refused_without_one(index_dir: Path) -> None:
+    for mode in ("compatible", "safe"):
+        with pytest.raises(ValueError, match="PLANQA_WECHAT_AES_KEY"):
+            wechat_settings(index_dir, wechat_mode=mode, wechat_aes_key="")
+    with pytest.raises(ValueError, match="PLANQA_WECHAT_MODE must be one of plaintext, compatible, safe"):
+        wechat_settings(index_dir, wechat_mode="secure")
+
+
+MALFORMED_TIMESTAMPS = ["²", "1" * 5000, "１７００００００００", "-1700000000", " 1700000000", "1e9", ""]
+
+
+@pytest.mark.parametrize("timestamp", MALFORMED_TIMESTAMPS)
+def test_a_malformed_timestamp_is_refused_not_a_server_error(platform: Platform, timestamp: str) -> None:
+    """ASCII decimal digits of bounded length only: "²" passes str.isdigit() and then fails int(); 5,000 digits
+    are more than int() converts."""
+    c = platform.client
+    params = {"timestamp": timestamp, "nonce": "1", "signature": "0" * 40, "msg_signature": "0" * 40}
+    for r in (
+        c.get("/wechat", params={**params, "echostr": "x"}),
+        c.post("/wechat", params=params, content=inbound("u", Content="x").encode()),
+        c.get("/wecom", params={**params, "echostr": "x"}),
+        c.post("/wecom", params=params, content=b"<xml/>"),
+    ):
+        assert r.status_code == 403 and r.json()["error"]["code"] == "stale_request", r.text
+
+
 def test_compatible_mode_body_with_plaintext_and_encrypt(platform: Platform) -> None:
     xml = inbound("teacher-compat", Content="谁负责近视防控")
     params = platform.params()
@@ -529,6 +598,7 @@ def test_end_to_end_on_a_real_server(index_dir: Path, plan_index: PlanIndex) -> 
         "PLANQA_WECHAT_TOKEN": TOKEN,
         "PLANQA_WECHAT_AES_KEY": AES_KEY,
         "PLANQA_WECHAT_APPID": APPID,
+        "PLANQA_WECHAT_MODE": "compatible",
         "PLANQA_WECOM_TOKEN": TOKEN,
         "PLANQA_WECOM_AES_KEY": AES_KEY,
         "PLANQA_WECOM_CORPID": CORPID,
