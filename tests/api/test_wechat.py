@@ -495,12 +495,14 @@ def test_slow_answer_comes_with_the_next_message(make_client: Callable[..., Test
 class CustomServiceStandIn:
     """WeChat's token and customer-service endpoints, as a real HTTP server on 127.0.0.1.
 
-    The first send is answered with errcode 40001 (token invalid), so the client must fetch a new token."""
+    The first send is answered with errcode 40001 (token invalid), so the client must fetch a new token; with
+    ``invalid``, every send with one of those tokens is."""
 
-    def __init__(self) -> None:
+    def __init__(self, invalid: frozenset[str] = frozenset()) -> None:
         self.tokens_issued: list[dict[str, list[str]]] = []
         self.sent: list[tuple[str, dict[str, object]]] = []
         self.rejected = 0
+        self.invalid = invalid
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -523,7 +525,7 @@ class CustomServiceStandIn:
                 assert url.path == "/cgi-bin/message/custom/send"
                 token = parse_qs(url.query)["access_token"][0]
                 payload = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                if stand_in.rejected == 0:
+                if token in stand_in.invalid or (not stand_in.invalid and stand_in.rejected == 0):
                     stand_in.rejected += 1
                     self._json({"errcode": 40001, "errmsg": "invalid credential"})
                     return
@@ -583,6 +585,24 @@ def test_access_token_is_cached_and_refreshed_when_rejected() -> None:
         assert len(stand_in.tokens_issued) == 2
         assert [t for t, _ in stand_in.sent] == ["TOKEN2"] * 3
         assert [p["text"] for _, p in stand_in.sent] == [{"content": f"第{n}条"} for n in range(3)]
+    finally:
+        stand_in.close()
+
+
+def test_a_rejected_token_is_replaced_once_for_all_senders() -> None:
+    """Ten answers go out at once and WeChat rejects the token they all hold (40001): one new token is fetched,
+    not ten (each fetch would invalidate the one before, for the other senders)."""
+    stand_in = CustomServiceStandIn(invalid=frozenset({"TOKEN1"}))
+    try:
+        service = CustomService(stand_in.url, APPID, "s3cret")
+
+        async def send_ten() -> None:
+            await asyncio.gather(*(service.send_text(f"oUser{n}", f"第{n}条") for n in range(10)))
+
+        asyncio.run(send_ten())
+        assert len(stand_in.tokens_issued) == 2 and stand_in.rejected == 10
+        assert sorted(p["touser"] for _, p in stand_in.sent) == sorted(f"oUser{n}" for n in range(10))
+        assert {t for t, _ in stand_in.sent} == {"TOKEN2"}
     finally:
         stand_in.close()
 
