@@ -97,14 +97,34 @@ def cmd_index_build(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+WECHAT_TOKENS = {"PLANQA_WECHAT_TOKEN": "wechat_token", "PLANQA_WECOM_TOKEN": "wecom_token"}
+
+
+def check_workers(settings: Settings, workers: int) -> None:
+    """PlanQAError when ``workers`` processes cannot serve these settings: the WeChat callbacks keep their state
+    (retry de-duplication, 「更多」 and pending answers, the access token) in the process, so on two workers a
+    retried message is answered twice and the workers' token fetches invalidate each other's tokens.
+    (When that state moves to a shared store, configuring one will lift this.)"""
+    if workers < 1:
+        raise PlanQAError(f"--workers {workers}: at least 1.")
+    wechat = [name for name, field in WECHAT_TOKENS.items() if getattr(settings, field)]
+    if workers > 1 and wechat:
+        raise PlanQAError(
+            f"微信回调需要单进程运行：请使用 --workers 1。{' and '.join(wechat)} is set, and the WeChat callbacks keep "
+            f"their state in the process: serve them with one worker (--workers 1, PLANQA_WORKERS=1), not {workers}."
+        )
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import os
 
     import uvicorn
 
+    workers = args.workers or settings.workers
+    check_workers(settings, workers)
     # The app builds its own Settings from the environment: pass the overrides on that way.
     os.environ["PLANQA_HOST"], os.environ["PLANQA_PORT"] = settings.host, str(settings.port)
-    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Several worker processes: /metrics sums them through files in a fresh folder.
         import tempfile
 
@@ -114,7 +134,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=args.workers,
+        workers=workers,
         log_level="warning",
         timeout_graceful_shutdown=10,
     )
@@ -146,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, help="worker processes (default: PLANQA_WORKERS, 1)")
     p.set_defaults(func=cmd_serve)
 
     for hook in entry_points(group=COMMANDS_GROUP):  # planqa eval, planqa bench (eval/cli.py), …

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     rebuild_index: bool = Field(True, description="Build the index at start-up when missing or stale")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64, description="planqa serve's worker processes; 1 when WeChat is configured")
     top_k: int = Field(limits.TOP_K, ge=1, le=limits.MAX_TOP_K, description="Citations per answer by default")
     max_question_chars: int = Field(limits.MAX_QUESTION_CHARS, ge=1, le=5000, description="Longest question")
     max_request_bytes: int = Field(64 * 1024, ge=1024, description="Largest request body accepted")

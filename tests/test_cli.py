@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from config.settings import ROOT
-from tests.conftest import DATA
+from tests.conftest import DATA, free_port, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -79,3 +79,29 @@ def test_a_reader_that_stops_early_ends_the_command_quietly(env):
         ["bash", "-o", "pipefail", "-c", cmd], cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True
     )
     assert out.returncode == 0 and "Traceback" not in out.stderr and "BrokenPipe" not in out.stderr, out.stderr
+
+
+WECOM = {"PLANQA_WECOM_TOKEN": "t0ken", "PLANQA_WECOM_AES_KEY": "k" * 43, "PLANQA_WECOM_CORPID": "ww1"}
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "named"),
+    [
+        (["--workers", "2"], {"PLANQA_WECHAT_TOKEN": "t0ken"}, "PLANQA_WECHAT_TOKEN"),
+        ([], {"PLANQA_WORKERS": "3", "PLANQA_WECHAT_TOKEN": "t0ken"}, "PLANQA_WECHAT_TOKEN"),
+        (["--workers", "2"], WECOM, "PLANQA_WECOM_TOKEN"),
+    ],
+)
+def test_serve_refuses_several_workers_with_wechat(env, args, extra, named):  # type: ignore[no-untyped-def]
+    """The WeChat callbacks keep their state in the process: several workers would answer a retried message
+    twice. The server refuses to start, naming the setting, instead of starting wrong."""
+    full = {**os.environ, **env, **extra, "PLANQA_PORT": str(free_port())}
+    cmd = [sys.executable, "-m", "api.cli", "serve", *args]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        stop_server(proc)  # type: ignore[arg-type]
+        pytest.fail("planqa serve started several workers with WeChat configured")
+    assert proc.returncode == 1, err
+    assert named in err and "--workers 1" in err and "Traceback" not in err
