@@ -19,6 +19,7 @@ from index.errors import (
     IndexCorruptError,
     IndexMissingError,
     IndexStaleError,
+    IndexWriteError,
     InvalidQuestionError,
     PlanQAError,
 )
@@ -67,7 +68,7 @@ def error_response(
 def _status_of(e: PlanQAError) -> tuple[int, str]:
     if isinstance(e, InvalidQuestionError):
         return 422, "invalid_question"
-    if isinstance(e, IndexMissingError | IndexStaleError | IndexCorruptError):
+    if isinstance(e, IndexMissingError | IndexStaleError | IndexCorruptError | IndexWriteError):
         return 503, "index_unavailable"
     return 400, "bad_request"
 
