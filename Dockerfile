@@ -4,7 +4,7 @@
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
-    PLANQA_HOST=0.0.0.0 PLANQA_PORT=8000 PLANQA_REBUILD_INDEX=false \
+    PLANQA_HOST=0.0.0.0 PLANQA_PORT=8000 PLANQA_WORKERS=1 PLANQA_REBUILD_INDEX=false \
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
 RUN useradd --create-home --uid 10001 planqa
@@ -14,6 +14,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY rag rag
 COPY index index
+COPY config config
 COPY api api
 COPY eval eval
 COPY prompts prompts
@@ -27,5 +28,6 @@ RUN planqa index build --quiet
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/ready', timeout=2).status != 200)"
-# One worker per core for the API; keep one worker when the WeChat callbacks are used (their caches are per process).
-CMD ["planqa", "serve", "--workers", "1"]
+# Workers: PLANQA_WORKERS (1). Up to one per core for the API alone; with WeChat configured (PLANQA_WECHAT_TOKEN or
+# PLANQA_WECOM_TOKEN) the server refuses more than one, as the callbacks' state lives in the process.
+CMD ["planqa", "serve"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -84,30 +85,59 @@ def cmd_index_build(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
     from index.embeddings import load_embeddings
-    from index.errors import IndexCorruptError, IndexMissingError, IndexStaleError
     from index.readers import read_document
-    from index.store import build_index, corpus_title, load_index, sha256_text
+    from index.store import build_index, corpus_title, open_index
 
     corpus_path = Path(args.corpus) if args.corpus else settings.corpus
-    corpus = read_document(corpus_path).text
     embeddings = load_embeddings(settings.embedding_model)
-    if args.if_needed:
-        try:
-            current = load_index(settings.index_dir, embeddings, corpus_sha256=sha256_text(corpus))
-            print(f"index up to date: {current.path}")
-            return 0
-        except (IndexMissingError, IndexStaleError, IndexCorruptError) as e:
-            print(f"rebuilding: {e}")
+    _print_build_events()
+    embedded = 0  # sentences this process embedded: 0 when the index was up to date, or another process built it
     with tqdm(total=0, unit="句", desc="embedding", disable=args.quiet) as bar:
 
         def progress(done: int, total: int) -> None:
+            nonlocal embedded
+            embedded = done
             bar.total = total
             bar.update(done - bar.n)
 
-        index = build_index(corpus, corpus_title(corpus_path), settings.index_dir, embeddings, progress=progress)
+        if args.if_needed:  # missing, stale or corrupt; and built by one process only, however many run this
+            index = open_index(corpus_path, settings.index_dir, embeddings, True, progress, rebuild_corrupt=True)
+        else:
+            corpus = read_document(corpus_path).text
+            index = build_index(corpus, corpus_title(corpus_path), settings.index_dir, embeddings, progress=progress)
+    if not embedded:
+        print(f"index up to date: {index.path}")
+        return 0
     m = index.manifest
     print(f"built {index.path} ({m.chunks} sentences, {len(index.plan.tasks)} tasks, {m.model_id}, {m.dimension}-d)")
     return 0
+
+
+def _print_build_events() -> None:
+    """Say why the index is rebuilt, and that another process's build is awaited (the store logs both)."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(lambda r: getattr(r, "event", None) in {"index_build", "index_build_wait"})
+    logger = logging.getLogger("planqa.index")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+WECHAT_TOKENS = {"PLANQA_WECHAT_TOKEN": "wechat_token", "PLANQA_WECOM_TOKEN": "wecom_token"}
+
+
+def check_workers(settings: Settings, workers: int) -> None:
+    """PlanQAError when ``workers`` processes cannot serve these settings: the WeChat callbacks keep their state
+    (retry de-duplication, 「更多」 and pending answers, the access token) in the process, so on two workers a
+    retried message is answered twice and the workers' token fetches invalidate each other's tokens.
+    (When that state moves to a shared store, configuring one will lift this.)"""
+    if workers < 1:
+        raise PlanQAError(f"--workers {workers}: at least 1.")
+    wechat = [name for name, field in WECHAT_TOKENS.items() if getattr(settings, field)]
+    if workers > 1 and wechat:
+        raise PlanQAError(
+            f"微信回调需要单进程运行：请使用 --workers 1。{' and '.join(wechat)} is set, and the WeChat callbacks keep "
+            f"their state in the process: serve them with one worker (--workers 1, PLANQA_WORKERS=1), not {workers}."
+        )
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -115,9 +145,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     import uvicorn
 
+    workers = args.workers or settings.workers
+    check_workers(settings, workers)
     # The app builds its own Settings from the environment: pass the overrides on that way.
     os.environ["PLANQA_HOST"], os.environ["PLANQA_PORT"] = settings.host, str(settings.port)
-    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Several worker processes: /metrics sums them through files in a fresh folder.
         import tempfile
 
@@ -127,11 +159,36 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=args.workers,
+        workers=workers,
         log_level="warning",
+        log_config=_uvicorn_logging(),
         timeout_graceful_shutdown=10,
     )
     return 0
+
+
+class KnownStartupFailure(logging.Filter):
+    """Drops the traceback uvicorn logs when start-up fails with one of PlanQA's own errors (a corrupt index, a
+    full disk, a malformed key): the app has just logged its message — what is wrong and what to do — and a
+    traceback would bury it. Any other failure keeps its traceback."""
+
+    OWN = ("index.errors.", "ValueError: ")  # what the app's lifespan reports (api/main.py)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        return not (text.startswith("Traceback") and text.rstrip().rsplit("\n", 1)[-1].startswith(self.OWN))
+
+
+def _uvicorn_logging() -> dict[str, object]:
+    """uvicorn's logging configuration, with KnownStartupFailure on its error log (each worker applies it)."""
+    import copy
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"known_startup_failure": {"()": f"{__name__}.KnownStartupFailure"}}
+    config["handlers"]["default"]["filters"] = ["known_startup_failure"]
+    return config
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -167,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
-    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--workers", type=int, help="worker processes (default: PLANQA_WORKERS, 1)")
     p.set_defaults(func=cmd_serve)
 
     for hook in entry_points(group=COMMANDS_GROUP):  # planqa eval, planqa bench (eval/cli.py), …

@@ -13,12 +13,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from index.errors import (
     DocumentError,
     IndexCorruptError,
     IndexMissingError,
     IndexStaleError,
+    IndexWriteError,
     InvalidQuestionError,
     PlanParseError,
     PlanQAError,
@@ -33,6 +35,12 @@ _HTTP_MESSAGES = {
     405: "不支持该请求方法。Method not allowed: see /docs for the API.",
     413: "请求内容过大。Request body too large.",
 }
+
+
+# The client went away before its request was read whole (nginx's 499): the status the access log and the
+# metrics show; nobody receives the response.
+CLIENT_CLOSED = 499
+_CLIENT_CLOSED_MESSAGE = "客户端在请求发送完之前断开。The client closed the connection before its request was whole."
 
 
 class ApiError(Exception):
@@ -63,7 +71,7 @@ def error_response(
 def _status_of(e: PlanQAError) -> tuple[int, str]:
     if isinstance(e, InvalidQuestionError):
         return 422, "invalid_question"
-    if isinstance(e, IndexMissingError | IndexStaleError | IndexCorruptError):
+    if isinstance(e, IndexMissingError | IndexStaleError | IndexCorruptError | IndexWriteError):
         return 503, "index_unavailable"
     if isinstance(e, UnsupportedFormatError):
         return 415, "unsupported_plan_format"
@@ -96,6 +104,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, ClientDisconnect):  # not a bad body: the client left while sending it
+            return error_response(request, CLIENT_CLOSED, "client_closed_request", _CLIENT_CLOSED_MESSAGE)
         message = _HTTP_MESSAGES.get(exc.status_code, f"请求错误。{exc.detail}")
         headers = dict(exc.headers) if exc.headers else None
         return error_response(request, exc.status_code, f"http_{exc.status_code}", message, headers)

@@ -20,6 +20,7 @@ from api.middleware import RequestContextMiddleware
 from api.routes import ask, health, openai_compat, ops, page, plan, stream
 from api.schemas import error_responses
 from api.security import AccessMiddleware
+from api.streams import StreamLimits
 from api.wechat import routes as wechat
 from api.wechat.accounts import build_accounts
 from config.settings import Settings, get_settings
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, service: AnsweringService | Non
     app.state.settings = settings
     app.state.service = None  # set by the lifespan; /ready answers 503 until then
     app.state.wechat = {}
+    app.state.streams = StreamLimits(settings.max_llm_streams, settings.max_streams_per_client)
     # Starlette runs the middleware added last first: request ids and the body limit, then access control.
     app.add_middleware(
         AccessMiddleware,

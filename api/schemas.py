@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,9 +25,10 @@ class AskRequest(BaseModel):
         description="会话编号：同一编号下的追问（“第二个呢?”）按上一轮理解。Follow-ups resolve within this id",
     )
 
-    def options(self, started: float) -> AskOptions:
-        """How the service is to take the question (``started``: the request's arrival, for the LLM budget)."""
-        return AskOptions(conversation_id=self.conversation_id, top_k=self.top_k, started=started)
+    def options(self, started: float, admit: Callable[[], None] | None = None) -> AskOptions:
+        """How the service is to take the question (``started``: the request's arrival, for the LLM budget;
+        ``admit``: takes a place for an LLM answer, see api/streams.py)."""
+        return AskOptions(conversation_id=self.conversation_id, top_k=self.top_k, started=started, admit=admit)
 
 
 class CitationOut(BaseModel):

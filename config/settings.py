@@ -16,6 +16,7 @@ from rag import limits
 from rag.lexicon import DEFAULT_DOMAINS, available_domains
 
 ROOT = Path(__file__).resolve().parent.parent
+WECHAT_MODES = ("plaintext", "compatible", "safe")  # the 公众号 console's 明文模式, 兼容模式, 安全模式
 DEFAULT_CORPUS = ROOT / "data" / "pingxiang-2021-education-work-plan.txt"
 
 
@@ -33,6 +34,7 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
+    workers: int = Field(1, ge=1, le=64, description="planqa serve's worker processes; 1 when WeChat is configured")
     top_k: int = Field(limits.TOP_K, ge=1, le=limits.MAX_TOP_K, description="Citations per answer by default")
     max_question_chars: int = Field(limits.MAX_QUESTION_CHARS, ge=1, le=5000, description="Longest question")
     max_request_bytes: int = Field(64 * 1024, ge=1024, description="Largest request body accepted")
@@ -41,6 +43,11 @@ class Settings(BaseSettings):
     wechat_token: str = Field("", repr=False, description="公众号 server-configuration Token")
     wechat_aes_key: str = Field("", repr=False, description="公众号 EncodingAESKey (43 characters)")
     wechat_appid: str = Field("", description="公众号 AppID (needed for safe mode and the customer-service API)")
+    wechat_mode: str = Field(
+        "",
+        description="消息加解密方式, as in the console: plaintext, compatible or safe (default: safe with an "
+        "EncodingAESKey, plaintext without)",
+    )
     wechat_appsecret: str = Field("", repr=False, description="公众号 AppSecret: late answers go by 客服消息")
     wechat_api_base: str = Field("https://api.weixin.qq.com", description="WeChat API base URL")
     wecom_token: str = Field("", repr=False, description="企业微信 app Token")
@@ -60,6 +67,13 @@ class Settings(BaseSettings):
     llm_budget_openai_s: float = Field(
         limits.LLM_BUDGET_OPENAI_S, gt=0, le=300, description="LLM time budget for /v1/chat/completions"
     )
+    # Answers written by the LLM hold a worker thread each (api/streams.py): at most this many at once.
+    max_llm_streams: int = Field(
+        limits.MAX_LLM_STREAMS, ge=1, le=32, description="LLM answers at once (the thread pool has 40 threads)"
+    )
+    max_streams_per_client: int = Field(
+        limits.MAX_STREAMS_PER_CLIENT, ge=0, description="LLM answers at once per API key or address (0: no limit)"
+    )
     # Conversations (rag/sessions.py) and the OpenAI-compatible endpoint's replayed history.
     conversation_ttl_s: float = Field(
         limits.CONVERSATION_TTL_S, gt=0, description="Forget a conversation this long after its last turn"
@@ -67,7 +81,9 @@ class Settings(BaseSettings):
     max_conversations: int = Field(
         limits.MAX_CONVERSATIONS, ge=1, description="Conversations kept; the least recently used go first"
     )
-    max_conversation_turns: int = Field(limits.MAX_CONVERSATION_TURNS, ge=1, le=1000, description="/v1 history read")
+    max_conversation_turns: int = Field(
+        limits.MAX_CONVERSATION_TURNS, ge=1, le=20, description="Earlier user messages of a /v1 history replayed"
+    )
     api_keys: str = Field(
         "",
         repr=False,
@@ -82,11 +98,24 @@ class Settings(BaseSettings):
     def _wechat_complete(self) -> Settings:
         if (self.wechat_aes_key or self.wechat_appsecret) and not self.wechat_appid:
             raise ValueError("PLANQA_WECHAT_APPID is required with PLANQA_WECHAT_AES_KEY or PLANQA_WECHAT_APPSECRET")
+        if self.wechat_mode not in ("", *WECHAT_MODES):
+            modes = ", ".join(WECHAT_MODES)
+            raise ValueError(f"PLANQA_WECHAT_MODE must be one of {modes} (the console's 消息加解密方式)")
+        if self.wechat_mode in ("compatible", "safe") and not self.wechat_aes_key:
+            raise ValueError(
+                f"PLANQA_WECHAT_MODE={self.wechat_mode} needs PLANQA_WECHAT_AES_KEY: copy the EncodingAESKey from the "
+                "console"
+            )
         if self.wecom_token and not (self.wecom_aes_key and self.wecom_corpid):
             raise ValueError(
                 "PLANQA_WECOM_TOKEN needs PLANQA_WECOM_AES_KEY and PLANQA_WECOM_CORPID (WeCom always encrypts)"
             )
         return self
+
+    @property
+    def wechat_message_mode(self) -> str:
+        """The 公众号's message mode: as set, else safe when an EncodingAESKey is set, plaintext otherwise."""
+        return self.wechat_mode or ("safe" if self.wechat_aes_key else "plaintext")
 
     @property
     def api_key_list(self) -> tuple[str, ...]:

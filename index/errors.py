@@ -29,6 +29,10 @@ class IndexCorruptError(PlanQAError):
     """An index file is unreadable or does not match its manifest."""
 
 
+class IndexWriteError(PlanQAError):
+    """The index could not be written: a full disk, a read-only folder, another build holding the lock."""
+
+
 class UnknownModelError(PlanQAError):
     """The embedding model setting names no known backend or model."""
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
@@ -72,6 +73,11 @@ class AnswerStream:
         self.answer: Answer | None = None  # set once the stream is exhausted
         self.generation: Generation | None = None
         self._shown: list[str] = []
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Stop at the model's next token (from any thread): the reader has gone."""
+        self._cancelled.set()
 
     def __iter__(self) -> Iterator[str]:
         structured = self.extractive.intent in STRUCTURED
@@ -114,6 +120,9 @@ class AnswerStream:
                     yield ready
                 if time.perf_counter() > deadline:
                     self.verdict = Verdict(False, "timeout")
+                    return
+                if self._cancelled.is_set():
+                    self.verdict = Verdict(False, "cancelled")
                     return
             if finish == "length" and self.checked:
                 pending = ""  # cut off mid-sentence by max_tokens: keep the complete sentences only

@@ -20,10 +20,17 @@ CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_\-.:@=+/]{1,128}$"
 CONVERSATION_ID = re.compile(CONVERSATION_ID_PATTERN)
 CONVERSATION_TTL_S = 1800.0  # a conversation is forgotten this long after its last turn
 MAX_CONVERSATIONS = 10_000  # conversations kept; the least recently used go first
-MAX_CONVERSATION_TURNS = 20  # turns kept per conversation, and user messages replayed from /v1 history
+# Earlier user messages of a /v1 conversation replayed to read a follow-up (PLANQA_MAX_CONVERSATION_TURNS): each
+# costs an answer (≈25 ms of CPU uncached), and a follow-up reads the turn before, itself at most a few deep.
+MAX_CONVERSATION_TURNS = 4
 
 # The optional LLM step.
 LLM_MAX_TOKENS = 160  # longest generated answer; a cut-off last sentence is dropped
 LLM_BUDGET_WECHAT_S = 3.5  # inside WeChat's 4.5 s reply window (it drops replies after 5 s)
 LLM_BUDGET_WEB_S = 20.0  # /ask, /ask/stream and the page
 LLM_BUDGET_OPENAI_S = 30.0  # /v1/chat/completions
+
+# Answers written by the LLM: each holds one of the server's worker threads for up to its budget (api/streams.py).
+MAX_LLM_STREAMS = 16  # at once, all clients together (PLANQA_MAX_LLM_STREAMS); the worker thread pool has 40
+MAX_STREAMS_PER_CLIENT = 4  # at once per API key, or per client address without one (0: no per-client limit)
+STREAMS_RETRY_AFTER_S = 5  # Retry-After of the 503 when either limit is reached

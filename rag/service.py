@@ -88,6 +88,9 @@ class AskOptions(TypedDict, total=False):
     history: Sequence[str]  # or the earlier questions, oldest first, from a client that keeps the conversation
     top_k: int | None  # citations at most (default: the service's)
     started: float | None  # time.perf_counter() at the request's arrival: the LLM budget counts from it
+    # Called once, before an answer is handed to the LLM (never for an extractive one); it may raise to refuse
+    # the question (a server at its limit of LLM streams), and then nothing of the question is remembered.
+    admit: Callable[[], None] | None
 
 
 @dataclass(frozen=True)
@@ -107,14 +110,25 @@ class ReplyStream:
     """The text of a reply as it becomes ready. ``draft`` (everything but the final text) is known at once;
     iterate for the pieces; once exhausted, ``reply`` is the final ``Reply`` (its text is the pieces joined)."""
 
-    def __init__(self, draft: Reply, pieces: Iterable[str], finish: Callable[[], Reply]) -> None:
+    def __init__(
+        self,
+        draft: Reply,
+        pieces: Iterable[str],
+        finish: Callable[[], Reply],
+        cancel: Callable[[], None] | None = None,
+    ) -> None:
         self.draft = draft
         self.reply: Reply | None = None
-        self._pieces, self._finish = pieces, finish
+        self._pieces, self._finish, self._cancel = pieces, finish, cancel
 
     def __iter__(self) -> Iterator[str]:
         yield from self._pieces
         self.reply = self._finish()
+
+    def cancel(self) -> None:
+        """The reader has gone: stop the LLM at its next token (thread-safe; nothing to stop when extractive)."""
+        if self._cancel is not None:
+            self._cancel()
 
 
 def validate_question(question: str, max_chars: int = MAX_QUESTION_CHARS) -> str:
@@ -176,12 +190,17 @@ class AnsweringService:
         key = f"{channel.value}:{check_conversation_id(conversation_id)}" if conversation_id is not None else None
         previous = self.sessions.last(key) if key else self._replay(options.get("history", ()), top_k)
         turn = converse(self.plan, self.compose, previous, text, top_k)
+        generator = self.generator
+        # The LLM cites tasks as 【第N项】 by number: a plan numbered per section (第三部分第2项) stays extractive.
+        per_section = self.plan.numbering is Numbering.PER_SECTION
+        generating = generator is not None and generator.applies(turn.answer) and not per_section
+        admit = options.get("admit")
+        if generating and admit is not None:
+            admit()  # may refuse: before the turn is remembered, so a retry reads as the same question
         if key:
             self.sessions.remember(key, turn)
         draft = self._draft(turn, conversation_id)
-        generator = self.generator
-        # The LLM cites tasks as 【第N项】 by number: a plan numbered per section (第三部分第2项) stays extractive.
-        if generator is None or not generator.applies(turn.answer) or self.plan.numbering is Numbering.PER_SECTION:
+        if generator is None or not generating:
             return ReplyStream(draft, sentence_pieces(draft.answer.text), lambda: draft)
         remaining = max(self.config.budgets.of(channel) - (time.perf_counter() - started), 0.1)
         generated = generator.stream(self.plan, turn.answer, remaining, present=with_inline_citations)
@@ -190,7 +209,7 @@ class AnsweringService:
             assert generated.answer is not None
             return replace(draft, answer=generated.answer, generation=generated.generation)
 
-        return ReplyStream(draft, generated, finish)
+        return ReplyStream(draft, generated, finish, cancel=getattr(generated, "cancel", None))
 
     def compose(self, question: str, top_k: int) -> Answer:
         """The extractive answer to a standalone question, from the cache when asked before."""

@@ -110,23 +110,31 @@ def app_client(plan_index: PlanIndex) -> Iterator[Callable[..., TestClient]]:
         c.__exit__(None, None, None)
 
 
-def start_server(env: dict[str, str], workers: int = 1, timeout: float = 60.0) -> tuple[subprocess.Popen[bytes], str]:
-    """Start ``planqa serve`` (a real uvicorn) on a free loopback port; wait until /ready says ok."""
+def start_server(
+    env: dict[str, str], workers: int = 1, timeout: float = 60.0, log: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start ``planqa serve`` (a real uvicorn) on a free loopback port; wait until /ready says ok.
+
+    The server's output (its JSON log) goes to ``proc.stdout``, or into the file ``log`` for a server that
+    writes more than a pipe holds (a pipe nobody reads blocks the server once full)."""
     port = free_port()
     full_env = {**os.environ, **env, "PLANQA_HOST": "127.0.0.1", "PLANQA_PORT": str(port)}
+    out = open(log, "wb") if log is not None else subprocess.PIPE  # noqa: SIM115  (the child keeps it)
     proc = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--workers", str(workers)],
         cwd=ROOT,
         env=full_env,
-        stdout=subprocess.PIPE,
+        stdout=out,
         stderr=subprocess.STDOUT,
     )
+    if log is not None:
+        out.close()  # type: ignore[union-attr]
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            out = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{out}")
+            said = proc.stdout.read() if proc.stdout else log.read_bytes() if log else b""
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{said.decode(errors='replace')}")
         try:
             if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
                 return proc, url

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from config.settings import ROOT
-from tests.conftest import DATA
+from tests.conftest import DATA, free_port, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -104,3 +104,29 @@ def test_plans_check_of_a_bad_file_names_it_and_fails(tmp_path):
     bad.write_bytes("一、总则\n".encode() + b"1.\xff\xfe\x81\n")
     out = planqa("plans", "check", str(bad))
     assert out.returncode == 1 and "plan.txt line 2" in out.stderr and "UTF-8 or GB18030" in out.stderr
+
+
+WECOM = {"PLANQA_WECOM_TOKEN": "t0ken", "PLANQA_WECOM_AES_KEY": "k" * 43, "PLANQA_WECOM_CORPID": "ww1"}
+
+
+@pytest.mark.parametrize(
+    ("args", "extra", "named"),
+    [
+        (["--workers", "2"], {"PLANQA_WECHAT_TOKEN": "t0ken"}, "PLANQA_WECHAT_TOKEN"),
+        ([], {"PLANQA_WORKERS": "3", "PLANQA_WECHAT_TOKEN": "t0ken"}, "PLANQA_WECHAT_TOKEN"),
+        (["--workers", "2"], WECOM, "PLANQA_WECOM_TOKEN"),
+    ],
+)
+def test_serve_refuses_several_workers_with_wechat(env, args, extra, named):  # type: ignore[no-untyped-def]
+    """The WeChat callbacks keep their state in the process: several workers would answer a retried message
+    twice. The server refuses to start, naming the setting, instead of starting wrong."""
+    full = {**os.environ, **env, **extra, "PLANQA_PORT": str(free_port())}
+    cmd = [sys.executable, "-m", "api.cli", "serve", *args]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        stop_server(proc)  # type: ignore[arg-type]
+        pytest.fail("planqa serve started several workers with WeChat configured")
+    assert proc.returncode == 1, err
+    assert named in err and "--workers 1" in err and "Traceback" not in err

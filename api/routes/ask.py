@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import PlanDep, ServiceDep
 from api.logs import reply_fields
 from api.schemas import AskRequest, AskResponse, SearchHitOut, SearchOut, error_responses
+from api.streams import AdmissionDep
 from rag.retrieve import Retriever
 from rag.service import Channel
 
@@ -20,10 +21,13 @@ _BODY_ERRORS = error_responses(422, 413, 400)  # 400: a body that cannot be deco
 
 
 @router.post("/ask", response_model=AskResponse, responses=_BODY_ERRORS, summary="Answer a question with citations")
-def ask(body: AskRequest, service: ServiceDep, request: Request) -> AskResponse:
+def ask(body: AskRequest, service: ServiceDep, request: Request, admission: AdmissionDep) -> AskResponse:
     """With a ``conversation_id``, follow-ups ("第二个呢?") resolve against that conversation's last turn."""
     started = time.perf_counter()
-    reply = service.ask(body.question, channel=Channel.WEB, **body.options(started))
+    try:
+        reply = service.ask(body.question, channel=Channel.WEB, **body.options(started, admission))
+    finally:
+        admission.release()
     request.state.log_fields = reply_fields(reply, body.question)
     return AskResponse.of(reply, (time.perf_counter() - started) * 1000)
 

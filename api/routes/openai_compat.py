@@ -31,7 +31,8 @@ from api.schemas_openai import (
     Usage,
 )
 from api.sse import SSE_HEADERS, sse
-from rag.service import Channel, Reply, ReplyStream
+from api.streams import AdmissionDep, GuardedStream
+from rag.service import AskOptions, Channel, Reply, ReplyStream
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 log = logging.getLogger("planqa.api")
@@ -50,7 +51,12 @@ async def list_models() -> ModelList:
     responses={**error_responses(400, 401, 422), 200: {"content": {"text/event-stream": {}}}},
     summary="Chat completion (streaming or not), answered from the plan with citations",
 )
-def chat_completions(body: ChatRequest, service: ServiceDep, request: Request) -> ChatCompletion | StreamingResponse:
+def chat_completions(
+    body: ChatRequest, service: ServiceDep, request: Request, admission: AdmissionDep
+) -> ChatCompletion | StreamingResponse:
+    """Only the last ``PLANQA_MAX_CONVERSATION_TURNS`` earlier user messages are replayed: each costs an answer
+    (a query embedding, ≈25 ms of CPU, when not cached), and follow-ups need only the last few. The log line
+    says how many were (``replayed``)."""
     started = time.perf_counter()
     questions = [m.text() for m in body.messages if m.role == "user"]
     if body.messages[-1].role != "user" or not questions:
@@ -59,18 +65,25 @@ def chat_completions(body: ChatRequest, service: ServiceDep, request: Request) -
             "no_question",
             '最后一条消息应是用户的问题。The last message must be the user\'s question (role "user").',
         )
-    stream = service.stream(questions[-1], channel=Channel.OPENAI, history=questions[:-1], started=started)
-    request.state.log_fields = reply_fields(stream.draft, questions[-1])
-    completion = _Completion(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), body.model, len(questions[-1]))
-    if body.stream:
-        usage = bool((body.stream_options or {}).get("include_usage"))
-        chunks = _chunks(completion, stream, usage, request, questions[-1])
-        return StreamingResponse(chunks, media_type="text/event-stream", headers=SSE_HEADERS)
-    for _ in stream:
-        pass
+    replayed = min(len(questions) - 1, service.config.max_replayed_turns)
+    options = AskOptions(history=questions[:-1], started=started, admit=admission)
+    try:
+        stream = service.stream(questions[-1], channel=Channel.OPENAI, **options)
+        request.state.log_fields = {**reply_fields(stream.draft, questions[-1]), "replayed": replayed}
+        completion = _Completion(f"chatcmpl-{uuid.uuid4().hex}", int(time.time()), body.model, len(questions[-1]))
+        if body.stream:
+            usage = bool((body.stream_options or {}).get("include_usage"))
+            chunks = _chunks(completion, stream, usage, request, questions[-1])
+            return GuardedStream(chunks, stream, admission, request, SSE_HEADERS)
+        for _ in stream:
+            pass
+    except BaseException:
+        admission.release()
+        raise
+    admission.release()
     assert stream.reply is not None
     reply = stream.reply
-    request.state.log_fields = reply_fields(reply, questions[-1])
+    request.state.log_fields = {**reply_fields(reply, questions[-1]), "replayed": replayed}
     return ChatCompletion(
         id=completion.id,
         created=completion.created,
@@ -117,7 +130,7 @@ def _chunks(c: _Completion, stream: ReplyStream, include_usage: bool, request: R
         yield sse({"error": {"message": message, "type": "server_error", "code": "internal_error"}})
         return
     assert stream.reply is not None
-    request.state.log_fields = reply_fields(stream.reply, question)
+    request.state.log_fields = {**request.state.log_fields, **reply_fields(stream.reply, question)}
     answer = stream.reply.answer
     mode = {"answer_mode": answer.mode.value, "answer_mode_reason": answer.mode_reason}
     yield c.delta({}, "stop", planqa=mode)  # extractive | llm | llm_rejected, known only now

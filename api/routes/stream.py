@@ -21,6 +21,7 @@ from api.errors import error_body
 from api.logs import reply_fields
 from api.schemas import AskRequest, AskResponse, error_responses
 from api.sse import SSE_HEADERS, sse
+from api.streams import AdmissionDep, GuardedStream
 from index.errors import PlanQAError
 from rag.service import Channel, ReplyStream
 
@@ -33,12 +34,14 @@ _RESPONSES = {
 
 
 @router.post("/ask/stream", response_class=StreamingResponse, responses=_RESPONSES, summary="Answer as a stream")
-def ask_stream(body: AskRequest, service: ServiceDep, request: Request) -> StreamingResponse:
+def ask_stream(body: AskRequest, service: ServiceDep, request: Request, admission: AdmissionDep) -> StreamingResponse:
+    """With an LLM configured, the answer takes one of the server's places for LLM answers while it is written:
+    503 (or 429 for one client's own limit) with ``Retry-After`` when none is free."""
     started = time.perf_counter()
-    stream = service.stream(body.question, channel=Channel.WEB, **body.options(started))
+    stream = service.stream(body.question, channel=Channel.WEB, **body.options(started, admission))
     request.state.log_fields = reply_fields(stream.draft, body.question)
     events = _events(stream, started, request, body.question)
-    return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
+    return GuardedStream(events, stream, admission, request, SSE_HEADERS)
 
 
 def _events(stream: ReplyStream, started: float, request: Request, question: str) -> Iterator[str]:

@@ -6,14 +6,23 @@ message.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 
-from api.wechat.crypto import MessageCrypto, decode_aes_key
+from api.wechat.crypto import MAX_AGE, MessageCrypto, SignedQueries, decode_aes_key
 from api.wechat.custom import CustomService
 from api.wechat.dialogue import Dialogue
 from config.settings import Settings
 from index.model import Plan
 from rag.service import Channel
+
+
+class Mode(StrEnum):
+    """How messages arrive, as set in the console (消息加解密方式); WeCom is always SAFE."""
+
+    PLAINTEXT = "plaintext"  # 明文模式: plaintext only, signed by ``signature`` (token, timestamp, nonce)
+    COMPATIBLE = "compatible"  # 兼容模式: encrypted (with a plaintext copy), or plaintext while switching over
+    SAFE = "safe"  # 安全模式: encrypted only; ``msg_signature`` covers the body
 
 
 @dataclass(frozen=True)
@@ -22,14 +31,17 @@ class Account:
     token: str
     crypto: MessageCrypto | None  # None: a 公众号 in plaintext mode
     dialogue: Dialogue
+    mode: Mode = Mode.SAFE
+    signed: SignedQueries = field(default_factory=lambda: SignedQueries(ttl=2 * MAX_AGE))
 
 
 def build_accounts(settings: Settings, plan: Plan) -> dict[Channel, Account]:
     """The accounts whose token is set; ValueError naming the setting when a key is malformed."""
     accounts: dict[Channel, Account] = {}
     if settings.wechat_token:
+        mode = Mode(settings.wechat_message_mode)
         crypto = None
-        if settings.wechat_aes_key:
+        if mode is not Mode.PLAINTEXT:
             _check_key("PLANQA_WECHAT_AES_KEY", settings.wechat_aes_key)
             crypto = MessageCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
         sender = None
@@ -37,7 +49,7 @@ def build_accounts(settings: Settings, plan: Plan) -> dict[Channel, Account]:
             service = CustomService(settings.wechat_api_base, settings.wechat_appid, settings.wechat_appsecret)
             sender = service.send_text
         dialogue = Dialogue(plan, Channel.WECHAT, sender=sender)
-        accounts[Channel.WECHAT] = Account(Channel.WECHAT, settings.wechat_token, crypto, dialogue)
+        accounts[Channel.WECHAT] = Account(Channel.WECHAT, settings.wechat_token, crypto, dialogue, mode)
     if settings.wecom_token:
         _check_key("PLANQA_WECOM_AES_KEY", settings.wecom_aes_key)
         crypto = MessageCrypto(settings.wecom_token, settings.wecom_aes_key, settings.wecom_corpid)

@@ -16,11 +16,19 @@ import binascii
 import hashlib
 import hmac
 import os
+import re
 import struct
+import time
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from rag.caches import BoundedCache
+
 BLOCK = 32  # WeChat pads to 32 bytes, not to AES's 16
+MAX_AGE = 300  # seconds: a signed request older (or further in the future) than this is refused as a replay
+# A timestamp is Unix seconds in ASCII digits: 10 today. Not str.isdigit(), which takes "²" and "٣" (int() then
+# fails), and not unbounded (int() of 5,000 digits is refused by Python).
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 class WeChatError(Exception):
@@ -37,6 +45,13 @@ class DecryptError(WeChatError):
 
 class ReceiverError(WeChatError):
     """The decrypted message names another AppID / CorpID."""
+
+
+def fresh(timestamp: str, now: float | None = None) -> bool:
+    """Whether ``timestamp`` is Unix seconds within MAX_AGE of ``now``."""
+    if not _TIMESTAMP.fullmatch(timestamp):
+        return False
+    return abs((time.time() if now is None else now) - int(timestamp)) <= MAX_AGE
 
 
 def signature(*parts: str) -> str:
@@ -75,6 +90,32 @@ def unpad(data: bytes) -> bytes:
     if not 1 <= n <= BLOCK or n > len(data) or data[-n:] != bytes([n]) * n:
         raise DecryptError("解密失败：填充不正确。Decryption failed: bad padding; check the EncodingAESKey.")
     return data[:-n]
+
+
+class SignedQueries:
+    """One body per signed query string, for plaintext messages.
+
+    A plaintext message's ``signature`` covers the token, timestamp and nonce, not the body: whoever has seen
+    one signed query string (a proxy's log, plain HTTP) could post any body with it while its timestamp is
+    fresh. So each signed query is bound to the first body it came with, for ``ttl`` seconds (the freshness
+    window on both sides); the same query with another body is refused. WeChat's retries resend the same body.
+    Encrypted messages need none of this: ``msg_signature`` covers their body.
+    """
+
+    def __init__(self, ttl: float, max_entries: int = 50_000) -> None:
+        self._bodies: BoundedCache[str, str] = BoundedCache(max_entries, ttl=ttl)
+
+    def bind(self, signature: str, body: bytes) -> None:
+        """SignatureError when ``signature`` was seen with another body."""
+        digest = hashlib.sha256(body).hexdigest()
+        first = self._bodies.get(signature.lower())
+        if first is None:
+            self._bodies.put(signature.lower(), digest)
+        elif not hmac.compare_digest(first, digest):
+            raise SignatureError(
+                "签名已用于另一条消息。This signed query string came before with another body: a forged message "
+                "is refused. Use safe mode (PLANQA_WECHAT_MODE=safe) to sign message bodies."
+            )
 
 
 class MessageCrypto:

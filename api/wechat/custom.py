@@ -32,9 +32,13 @@ class CustomService:
         self._expires = 0.0
         self._lock = asyncio.Lock()
 
-    async def _access_token(self, client: httpx.AsyncClient, refresh: bool = False) -> str:
+    async def _access_token(self, client: httpx.AsyncClient, rejected: str | None = None) -> str:
+        """The cached token, or a new one when there is none, it has expired, or it is ``rejected`` (WeChat said
+        it is invalid). Only the token that was rejected is replaced: senders that waited on the lock while
+        another replaced it use the new one, rather than each fetching another (every fetch invalidates the
+        token before it, for the other senders and the other processes of the account)."""
         async with self._lock:
-            if self._token and not refresh and time.monotonic() < self._expires:
+            if self._token and self._token != rejected and time.monotonic() < self._expires:
                 return self._token
             r = await client.get(
                 f"{self.base_url}/cgi-bin/token",
@@ -53,9 +57,10 @@ class CustomService:
 
     async def send_text(self, openid: str, content: str) -> None:
         payload: dict[str, object] = {"touser": openid, "msgtype": "text", "text": {"content": content}}
+        rejected: str | None = None
         async with httpx.AsyncClient(timeout=self.timeout) as client:
-            for attempt in range(2):
-                token = await self._access_token(client, refresh=attempt > 0)
+            for _ in range(2):
+                token = await self._access_token(client, rejected)
                 r = await client.post(
                     f"{self.base_url}/cgi-bin/message/custom/send",
                     params={"access_token": token},
@@ -69,6 +74,7 @@ class CustomService:
                 if code not in _TOKEN_ERRORS:
                     break
                 log.info("access token rejected, fetching a new one", extra={"errcode": code})
+                rejected = token
         raise CustomServiceError(f"客服消息发送失败：{data.get('errcode')} {data.get('errmsg')}")
 
 

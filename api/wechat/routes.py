@@ -18,8 +18,8 @@ from fastapi.responses import PlainTextResponse, Response
 from api.deps import ServiceDep
 from api.errors import ApiError
 from api.schemas import OpenAPIResponses, error_responses
-from api.wechat.accounts import Account
-from api.wechat.crypto import MessageCrypto, SignatureError, WeChatError, check_signature
+from api.wechat.accounts import Account, Mode
+from api.wechat.crypto import MessageCrypto, SignatureError, WeChatError, check_signature, fresh
 from api.wechat.dialogue import Answerer
 from api.wechat.xml import Inbound, encrypted_reply, parse_fields, text_reply
 from rag.service import Channel, Reply
@@ -27,7 +27,6 @@ from rag.service import Channel, Reply
 router = APIRouter(tags=["wechat"])
 
 MAX_BODY = 64 * 1024
-MAX_AGE = 300  # seconds: a signed request older (or further in the future) than this is refused as a replay
 
 
 # Refusals (the usual JSON error): 400 not a message of ours (bad XML, key or AppID), 403 bad signature or stale
@@ -74,7 +73,7 @@ def _bad(e: WeChatError) -> ApiError:
 
 
 def _check_fresh(timestamp: str) -> None:
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_AGE:
+    if not fresh(timestamp):
         raise ApiError(
             403,
             "stale_request",
@@ -184,14 +183,28 @@ async def wechat_message(
     msg_signature: str = "",
 ) -> Response:
     def open_message(account: Account, body: bytes) -> tuple[Inbound, bool]:
+        """By the account's mode: safe takes encrypted messages only (``msg_signature`` covers the body, so a
+        captured query string cannot carry a forged one); plaintext takes plaintext only; compatible both. A
+        plaintext body is bound to its signed query (``SignedQueries``)."""
         check_signature(signature, account.token, timestamp, nonce)
-        if encrypt_type.lower() == "aes":
+        kind = encrypt_type.lower()
+        if kind == "aes":
             if account.crypto is None:
-                raise WeChatError("收到加密消息但未配置EncodingAESKey。Encrypted message: set PLANQA_WECHAT_AES_KEY.")
+                raise WeChatError(
+                    "明文模式下收到加密消息。Encrypted message, but PLANQA_WECHAT_MODE is plaintext: set the mode "
+                    "(and PLANQA_WECHAT_AES_KEY) as in the console's 消息加解密方式."
+                )
+            # Compatible mode's body also carries a plaintext copy: only the decrypted, signed message is read.
             return _open(account.crypto, body, msg_signature, timestamp, nonce), True
-        if encrypt_type.lower() in {"", "raw"}:
-            return Inbound.of(parse_fields(body)), False
-        raise WeChatError(f"不支持的加密方式。Unsupported encrypt_type {encrypt_type!r}.")
+        if kind not in {"", "raw"}:
+            raise WeChatError(f"不支持的加密方式。Unsupported encrypt_type {encrypt_type!r}.")
+        if account.mode is Mode.SAFE:
+            raise SignatureError(
+                "安全模式只接受加密消息。Safe mode takes encrypted messages only (encrypt_type=aes with "
+                "msg_signature): check the console's 消息加解密方式 against PLANQA_WECHAT_MODE."
+            )
+        account.signed.bind(signature, body)
+        return Inbound.of(parse_fields(body)), False
 
     return await _receive(request, Channel.WECHAT, answerer, timestamp, open_message)
 

@@ -170,6 +170,30 @@ def test_chat_history_resolves_follow_ups(client):
     assert r.json()["planqa"]["follow_up"] == "item"
 
 
+def test_chat_history_replay_is_capped_and_logged(fresh_client, settings, plan_index, caplog):
+    """Each replayed user message costs an answer: only the last PLANQA_MAX_CONVERSATION_TURNS are replayed
+    (twenty distinct earlier questions cost four answers, not twenty), and the log line says how many."""
+    service = build_service(settings, plan_index)
+    composed: list[str] = []
+    compose = service.compose
+
+    def counted(question: str, top_k: int):  # type: ignore[no-untyped-def]
+        composed.append(question)
+        return compose(question, top_k)
+
+    service.compose = counted  # type: ignore[method-assign]
+    _, c = fresh_client(service=service)
+    history = [f"{t.title}有哪些要求" for t in service.plan.tasks[:20]]
+    messages = [{"role": "user", "content": q} for q in [*history, "谁负责近视防控?"]]
+    caplog.set_level("INFO", logger="planqa.access")
+    r = c.post("/v1/chat/completions", json={"messages": messages}, headers={"X-Request-ID": "replay-cap"})
+    assert r.status_code == 200 and r.json()["citations"][0]["task"] == 8
+    cap = settings.max_conversation_turns
+    assert cap == 4 and composed == [*history[-cap:], "谁负责近视防控?"]
+    (line,) = [x for x in caplog.records if getattr(x, "request_id", "") == "replay-cap"]
+    assert line.replayed == cap  # type: ignore[attr-defined]
+
+
 def test_chat_last_message_must_be_the_user(client):
     r = client.post("/v1/chat/completions", json={"messages": [{"role": "assistant", "content": "你好"}]})
     assert r.status_code == 422 and r.json()["error"]["code"] == "no_question"

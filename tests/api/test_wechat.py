@@ -216,6 +216,21 @@ def test_follow_up_resolves_against_the_senders_previous_question(platform: Plat
     assert "第12项" not in platform.ask("teacher-other", "那它的牵头单位是谁?")
 
 
+def test_an_api_caller_cannot_read_or_steer_a_wechat_users_conversation(platform: Platform) -> None:
+    """/ask takes any conversation id; one that names a WeChat user's OpenID (however written) is another
+    conversation: it reveals nothing of the teacher's last question and does not change it."""
+    teacher = "oTeacherPrivate01"
+    assert "第12项" in platform.ask(teacher, "课后服务归哪个科室管?")
+    for conversation in (teacher, f"wechat:{teacher}", f"wx:{teacher}"):
+        probe = {"question": "这项任务的原文", "conversation_id": conversation}
+        body = platform.client.post("/ask", json=probe).json()
+        assert body["follow_up"] == "none" and "第12项" not in body["answer"], body
+        steer = {"question": "第1项任务是什么", "conversation_id": conversation}
+        assert platform.client.post("/ask", json=steer).json()["citations"][0]["task"] == 1
+    follow = platform.ask(teacher, "那它的牵头单位是谁?")
+    assert "第12项" in follow and "基教科" in follow
+
+
 def test_fact_answer_leads_with_units_and_task(platform: Platform) -> None:
     text = platform.ask("teacher-fact", "大班额比例控制在多少")
     head, _, excerpt = text.partition("\n原文：")
@@ -253,6 +268,75 @@ def test_safe_mode_round_trip_and_checks(platform: Platform) -> None:
     # a message encrypted for another AppID is refused
     other = Platform(platform.client, appid="wxanotherapp0000")
     assert other.post_aes(inbound("u", Content="谁负责近视防控")).status_code in (400, 403)
+
+
+def test_safe_mode_takes_encrypted_messages_only(make_client: Callable[..., TestClient]) -> None:
+    """With an EncodingAESKey the mode is safe unless set otherwise: a correctly signed query string (seen in a
+    proxy's log, say) cannot carry a plaintext body, and an encrypted one needs its msg_signature."""
+    for mode in ("", "safe"):
+        platform = Platform(make_client(wechat_mode=mode))
+        forged = platform.post_plain(inbound("teacher-safe", Content="这项任务的原文"))
+        assert forged.status_code == 403, forged.text
+        message = forged.json()["error"]["message"]
+        assert "安全模式只接受加密消息" in message and "PLANQA_WECHAT_MODE" in message
+        for downgrade in ("", "raw"):
+            assert platform.post_plain(inbound("t", Content="x"), encrypt_type=downgrade).status_code == 403
+        params = platform.params()
+        envelope = platform.oa.encrypt_message(inbound("t", Content="x"), params["nonce"], params["timestamp"])
+        unsigned = {**params, "encrypt_type": "aes"}  # no msg_signature
+        assert platform.client.post("/wechat", params=unsigned, content=envelope.encode()).status_code == 403
+        reply = platform.open_reply(platform.post_aes(inbound("teacher-safe", Content="谁负责近视防控?")), platform.oa)
+        assert "体卫艺科（牵头）" in reply.content
+
+
+@pytest.mark.parametrize("mode", ["compatible", "plaintext"])
+def test_a_signed_query_string_carries_one_body(make_client: Callable[..., TestClient], mode: str) -> None:
+    """A plaintext message's signature does not cover its body: the query string it came with is bound to that
+    body, so it cannot be reused for a forged message; WeChat's retry (the same body) is still answered."""
+    platform = Platform(make_client(wechat_mode=mode))
+    params = {**platform.params(), "openid": "teacher-bound"}
+    genuine = inbound("teacher-bound", Content="课后服务归哪个科室管?", msg_id="6954000000000000101")
+    first = platform.open_reply(platform.client.post("/wechat", params=params, content=genuine.encode()))
+    retry = platform.open_reply(platform.client.post("/wechat", params=params, content=genuine.encode()))
+    assert "第12项" in first.content and retry.content == first.content
+    forged = inbound("teacher-bound", Content="这项任务的原文", msg_id="6954000000000000102")
+    r = platform.client.post("/wechat", params=params, content=forged.encode())
+    assert r.status_code == 403 and "另一条消息" in r.json()["error"]["message"]
+    # The teacher's own next message, with its own signed query, is answered from their conversation.
+    assert "第12项" in platform.ask("teacher-bound", "那它的牵头单位是谁?")
+
+
+def test_plaintext_mode_refuses_encrypted_messages(make_client: Callable[..., TestClient]) -> None:
+    platform = Platform(make_client(wechat_mode="plaintext"))
+    r = platform.post_aes(inbound("teacher-p", Content="谁负责近视防控?"))
+    assert r.status_code == 400 and "PLANQA_WECHAT_MODE" in r.json()["error"]["message"]
+    assert "体卫艺科" in platform.ask("teacher-p", "谁负责近视防控?")
+
+
+def test_a_mode_needing_a_key_is_refused_without_one(index_dir: Path) -> None:
+    for mode in ("compatible", "safe"):
+        with pytest.raises(ValueError, match="PLANQA_WECHAT_AES_KEY"):
+            wechat_settings(index_dir, wechat_mode=mode, wechat_aes_key="")
+    with pytest.raises(ValueError, match="PLANQA_WECHAT_MODE must be one of plaintext, compatible, safe"):
+        wechat_settings(index_dir, wechat_mode="secure")
+
+
+MALFORMED_TIMESTAMPS = ["²", "1" * 5000, "１７００００００００", "-1700000000", " 1700000000", "1e9", ""]
+
+
+@pytest.mark.parametrize("timestamp", MALFORMED_TIMESTAMPS)
+def test_a_malformed_timestamp_is_refused_not_a_server_error(platform: Platform, timestamp: str) -> None:
+    """ASCII decimal digits of bounded length only: "²" passes str.isdigit() and then fails int(); 5,000 digits
+    are more than int() converts."""
+    c = platform.client
+    params = {"timestamp": timestamp, "nonce": "1", "signature": "0" * 40, "msg_signature": "0" * 40}
+    for r in (
+        c.get("/wechat", params={**params, "echostr": "x"}),
+        c.post("/wechat", params=params, content=inbound("u", Content="x").encode()),
+        c.get("/wecom", params={**params, "echostr": "x"}),
+        c.post("/wecom", params=params, content=b"<xml/>"),
+    ):
+        assert r.status_code == 403 and r.json()["error"]["code"] == "stale_request", r.text
 
 
 def test_compatible_mode_body_with_plaintext_and_encrypt(platform: Platform) -> None:
@@ -411,12 +495,14 @@ def test_slow_answer_comes_with_the_next_message(make_client: Callable[..., Test
 class CustomServiceStandIn:
     """WeChat's token and customer-service endpoints, as a real HTTP server on 127.0.0.1.
 
-    The first send is answered with errcode 40001 (token invalid), so the client must fetch a new token."""
+    The first send is answered with errcode 40001 (token invalid), so the client must fetch a new token; with
+    ``invalid``, every send with one of those tokens is."""
 
-    def __init__(self) -> None:
+    def __init__(self, invalid: frozenset[str] = frozenset()) -> None:
         self.tokens_issued: list[dict[str, list[str]]] = []
         self.sent: list[tuple[str, dict[str, object]]] = []
         self.rejected = 0
+        self.invalid = invalid
         stand_in = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -439,7 +525,7 @@ class CustomServiceStandIn:
                 assert url.path == "/cgi-bin/message/custom/send"
                 token = parse_qs(url.query)["access_token"][0]
                 payload = json.loads(self.rfile.read(int(self.headers["content-length"])))
-                if stand_in.rejected == 0:
+                if token in stand_in.invalid or (not stand_in.invalid and stand_in.rejected == 0):
                     stand_in.rejected += 1
                     self._json({"errcode": 40001, "errmsg": "invalid credential"})
                     return
@@ -503,6 +589,24 @@ def test_access_token_is_cached_and_refreshed_when_rejected() -> None:
         stand_in.close()
 
 
+def test_a_rejected_token_is_replaced_once_for_all_senders() -> None:
+    """Ten answers go out at once and WeChat rejects the token they all hold (40001): one new token is fetched,
+    not ten (each fetch would invalidate the one before, for the other senders)."""
+    stand_in = CustomServiceStandIn(invalid=frozenset({"TOKEN1"}))
+    try:
+        service = CustomService(stand_in.url, APPID, "s3cret")
+
+        async def send_ten() -> None:
+            await asyncio.gather(*(service.send_text(f"oUser{n}", f"第{n}条") for n in range(10)))
+
+        asyncio.run(send_ten())
+        assert len(stand_in.tokens_issued) == 2 and stand_in.rejected == 10
+        assert sorted(p["touser"] for _, p in stand_in.sent) == sorted(f"oUser{n}" for n in range(10))
+        assert {t for t, _ in stand_in.sent} == {"TOKEN2"}
+    finally:
+        stand_in.close()
+
+
 # --- end to end ---------------------------------------------------------------------------------------
 
 
@@ -514,6 +618,7 @@ def test_end_to_end_on_a_real_server(index_dir: Path, plan_index: PlanIndex) -> 
         "PLANQA_WECHAT_TOKEN": TOKEN,
         "PLANQA_WECHAT_AES_KEY": AES_KEY,
         "PLANQA_WECHAT_APPID": APPID,
+        "PLANQA_WECHAT_MODE": "compatible",
         "PLANQA_WECOM_TOKEN": TOKEN,
         "PLANQA_WECOM_AES_KEY": AES_KEY,
         "PLANQA_WECOM_CORPID": CORPID,

@@ -97,6 +97,9 @@ def wechat_settings(index_dir: Path, **overrides: object) -> Settings:
         "wechat_token": TOKEN,
         "wechat_aes_key": AES_KEY,
         "wechat_appid": APPID,
+        # Compatible mode takes plaintext and encrypted messages, so tests can post either (and read replies
+        # without decrypting); the modes themselves are tested in test_wechat.py.
+        "wechat_mode": "compatible",
         "wecom_token": TOKEN,
         "wecom_aes_key": AES_KEY,
         "wecom_corpid": CORPID,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from index import store
 from index.errors import DocumentError, IndexCorruptError, IndexMissingError, IndexStaleError, PlanParseError
 from index.parse import PARSER_VERSION
 from index.store import build_index, load_index, open_index, sha256_text
@@ -147,3 +149,58 @@ def test_a_bad_plan_file_never_replaces_the_working_index(tmp_path, embeddings, 
     assert (tmp_path / "idx" / "current").read_text(encoding="utf-8") == before
     assert _builds(tmp_path / "idx") == [live.path.name]
     assert load_index(tmp_path / "idx", embeddings).plan == live.plan
+
+
+def _damage_manifest(index_path: Path, change) -> None:  # type: ignore[no-untyped-def]
+    manifest = json.loads((index_path / "manifest.json").read_text(encoding="utf-8"))
+    (index_path / "manifest.json").write_text(json.dumps(change(manifest)), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (lambda m: {**m, "files": list(m["files"])}, "files must list"),
+        (lambda m: {**m, "files": {k: v for k, v in m["files"].items() if k != "dense.faiss"}}, "files must list"),
+        (lambda m: {**m, "files": {**m["files"], "../../etc/passwd": "0" * 64}}, "files must list"),
+        (lambda m: {**m, "files": {**m["files"], "dense.faiss": 7}}, "sha256"),
+        (lambda m: {**m, "format": "1"}, "format is not of type int"),
+        (lambda m: {**m, "chunks": True}, "chunks is not of type int"),
+        (lambda m: {k: v for k, v in m.items() if k != "model_id"}, "model_id"),
+        (lambda m: [m], "not a JSON object"),
+    ],
+)
+def test_a_malformed_manifest_is_corrupt(tmp_path, embeddings, change, says):
+    """The manifest must list exactly the index's files with their sha256, every field with its type: anything
+    else is the corrupt-index error naming the file (a non-dict ``files`` was an AttributeError)."""
+    index = build_index(SMALL, "small", tmp_path, embeddings)
+    _damage_manifest(index.path, change)
+    with pytest.raises(IndexCorruptError, match="manifest.json") as e:
+        load_index(tmp_path, embeddings)
+    assert says in str(e.value) and "planqa index build" in str(e.value)
+
+
+def test_builds_in_the_same_second_get_their_own_folders(tmp_path, embeddings, monkeypatch):
+    """Two builds of one corpus within a second (two processes, say) used to share a folder name: the second
+    removed the first's folder, the live one, before renaming its own into place."""
+    monkeypatch.setattr(store.time, "strftime", lambda fmt, *args: "20260101T000000")
+    first = build_index(SMALL, "small", tmp_path, embeddings)
+    second = build_index(SMALL, "small", tmp_path, embeddings)
+    assert first.path != second.path and first.path.is_dir() and second.path.is_dir()
+    assert load_index(tmp_path, embeddings).path == second.path
+
+
+def test_folders_are_fsynced_after_their_entries_change(tmp_path, embeddings, monkeypatch):
+    """A rename is durable only once its folder is fsynced: the build folder's, builds/ after the build is
+    renamed into it, and the index folder after ``current`` is replaced."""
+    synced: list[str] = []
+    fsync = os.fsync
+
+    def recording(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        fsync(fd)
+
+    monkeypatch.setattr(store.os, "fsync", recording)
+    index = build_index(SMALL, "small", tmp_path, embeddings)
+    assert str(tmp_path / "builds") in synced and str(tmp_path) in synced
+    assert synced.index(str(tmp_path / "builds")) < synced.index(str(tmp_path))  # the build, then `current`
+    assert load_index(tmp_path, embeddings).path == index.path

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import threading
+import weakref
+from dataclasses import replace
 
 import pytest
 
@@ -191,6 +194,20 @@ def test_store_keeps_the_last_turn_only(service):
     store.remember("c", turn)
     store.remember("c", turn)
     assert store.last("c") is turn and len(store) == 1
+
+
+def test_a_long_conversation_keeps_one_turn_alive(service):
+    """Only the last turn is read, so only the last turn is kept: a conversation of twenty turns holds one."""
+    store = SessionStore()
+    first = _turn(service)
+    turns = [replace(first, question=f"第{n}个问题") for n in range(20)]
+    alive = [weakref.ref(t) for t in turns]
+    for turn in turns:
+        store.remember("long", turn)
+    last = turns[-1]
+    del turns, turn
+    gc.collect()
+    assert [r() is not None for r in alive] == [False] * 19 + [True] and store.last("long") is last
 
 
 def test_store_expires_after_ttl(service):
