@@ -72,7 +72,7 @@ class Split(StrEnum):
 class GoldQuestion(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str = Field(pattern=r"^[a-z_]+-\d{3}$")
+    id: str = Field(pattern=r"^[a-z][a-z_0-9]*-\d{3}$")
     split: Split
     category: Category
     question: str = Field(min_length=1, max_length=500)
