@@ -115,6 +115,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         workers=args.workers,
+        loop="uvloop",  # uvicorn[standard]: the fast event loop and HTTP parser, never a silent fallback
+        http="httptools",
+        proxy_headers=False,  # X-Forwarded-For is read by the edge layer, from PLANQA_TRUSTED_PROXIES only
+        access_log=False,  # the edge layer writes the one line per request
         log_level="warning",
         timeout_graceful_shutdown=10,
     )

@@ -1,21 +1,37 @@
-"""Structured logs for operators: one JSON object per line."""
+"""Structured logs for operators: one JSON object per line, on stderr.
+
+Two writers, one shape (``time``, ``level``, ``logger``, ``message``, then the fields):
+- ``JsonFormatter``: every ``logging`` record of the ``planqa`` loggers (start-up, errors, WeChat, the LLM);
+- ``AccessLog``: the one line per request, written straight to the stream by the edge layer — serialised once
+  with orjson, with no ``LogRecord`` and no formatter on the hot path. It obeys the ``planqa.access`` logger's
+  level like any other line (``PLANQA_LOG_LEVEL=warning`` turns it off).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
+from collections.abc import Callable
+
+import orjson
 
 from rag.service import Reply
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+ACCESS = logging.getLogger("planqa.access")
+
+
+def _timestamp(created: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(created))
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(record.created)),
+            "time": _timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -35,9 +51,57 @@ def configure_logging(level: str = "info") -> None:
     root.propagate = False
 
 
+def _stderr(line: bytes) -> None:
+    """One write per line, so that the lines of several workers do not interleave."""
+    stream = sys.stderr
+    try:
+        fd = stream.fileno()
+    except (AttributeError, ValueError, OSError):  # replaced by something without a descriptor (a test harness)
+        stream.write(line.decode())
+        return
+    os.write(fd, line)
+
+
+class AccessLog:
+    """Writes the per-request line: ``{"time", "level": "info", "logger": "planqa.access", "message":
+    "request", "request_id", "method", "route", "path", "status", "latency_ms", …route fields}``.
+
+    Route fields come from ``request.state.log_fields`` (``reply_fields`` below: intent, found, answer mode…);
+    a "question" field is dropped unless ``log_questions`` (PLANQA_LOG_QUESTIONS=1), since teachers'
+    questions can be personal.
+    """
+
+    def __init__(self, log_questions: bool = False, write: Callable[[bytes], None] = _stderr) -> None:
+        self.log_questions = log_questions
+        self.write = write
+        self._second = -1
+        self._time = ""
+
+    @staticmethod
+    def enabled() -> bool:
+        return ACCESS.isEnabledFor(logging.INFO)  # cached by logging until the levels change
+
+    def line(self, fields: dict[str, object]) -> None:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second, self._time = second, _timestamp(now)
+        if not self.log_questions:
+            fields.pop("question", None)
+        entry = {"time": self._time, "level": "info", "logger": ACCESS.name, "message": "request", **fields}
+        try:
+            data = orjson.dumps(entry, default=str, option=orjson.OPT_APPEND_NEWLINE)
+        except TypeError:  # a field orjson cannot take (an int beyond 64 bits, say): the slow, lenient way
+            data = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode()
+        try:
+            self.write(data)
+        except OSError:  # stderr closed or full: the request has been answered; losing its line must not fail it
+            pass
+
+
 def reply_fields(reply: Reply, question: str) -> dict[str, object]:
     """What the access log line says of an answer (``request.state.log_fields``). The question is dropped
-    by the middleware unless PLANQA_LOG_QUESTIONS=1."""
+    by the access log unless PLANQA_LOG_QUESTIONS=1."""
     fields: dict[str, object] = {
         "intent": reply.answer.intent.value,
         "found": reply.answer.found,

@@ -75,24 +75,39 @@ def test_metrics_count_requests_answers_and_cache(client):
     assert "planqa_request_seconds_bucket" in text
 
 
-def _request_records(caplog) -> list[logging.LogRecord]:
-    return [r for r in caplog.records if r.name == "planqa.access" and r.getMessage() == "request"]
+def _request_lines(capfd, request_id: str) -> list[dict]:
+    """The access-log lines of one request, as written to stderr (the edge layer writes them straight there)."""
+    lines = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
+    return [x for x in lines if x.get("logger") == "planqa.access" and x.get("request_id") == request_id]
 
 
-def test_one_structured_line_per_request_without_the_question(client, caplog):
+def test_one_structured_line_per_request_without_the_question(client, caplog, capfd):
     caplog.set_level(logging.INFO, logger="planqa.access")
     r = client.post("/ask", json={"question": "课后服务归哪个科室管?"}, headers={"X-Request-ID": "req-42"})
-    (record,) = [x for x in _request_records(caplog) if getattr(x, "request_id", "") == "req-42"]
-    line = json.loads(JsonFormatter().format(record))
+    (line,) = _request_lines(capfd, "req-42")
+    assert line["message"] == "request" and line["level"] == "info" and line["time"]
     assert line["route"] == "/ask" and line["status"] == 200 and line["latency_ms"] > 0
     assert line["intent"] == "who" and line["found"] is True and line["answer_mode"] == "extractive"
     assert "question" not in line and "课后服务" not in json.dumps(line, ensure_ascii=False)
     assert r.headers["x-request-id"] == "req-42"
 
 
-def test_questions_logged_only_when_asked(started, caplog):
+def test_questions_logged_only_when_asked(started, caplog, capfd):
     caplog.set_level(logging.INFO, logger="planqa.access")
     c = started(log_questions=True)
     c.post("/ask", json={"question": "课后服务归哪个科室管?"}, headers={"X-Request-ID": "req-43"})
-    (record,) = [x for x in _request_records(caplog) if getattr(x, "request_id", "") == "req-43"]
-    assert record.question == "课后服务归哪个科室管?"
+    (line,) = _request_lines(capfd, "req-43")
+    assert line["question"] == "课后服务归哪个科室管?"
+
+
+def test_access_lines_follow_the_log_level(client, caplog, capfd):
+    caplog.set_level(logging.WARNING, logger="planqa.access")  # PLANQA_LOG_LEVEL=warning
+    client.get("/tasks/8", headers={"X-Request-ID": "req-44"})
+    assert _request_lines(capfd, "req-44") == []
+
+
+def test_other_log_lines_are_json_too():
+    record = logging.LogRecord("planqa.api", logging.ERROR, __file__, 1, "index loaded", (), None)
+    record.index_version = "abc"
+    line = json.loads(JsonFormatter().format(record))
+    assert line["logger"] == "planqa.api" and line["level"] == "error" and line["index_version"] == "abc"
