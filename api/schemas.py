@@ -40,15 +40,20 @@ class CitationOut(BaseModel):
 
     @classmethod
     def of(cls, c: Citation) -> CitationOut:
-        return cls(
-            task=c.task,
-            section=c.section,
-            title=c.title,
-            excerpt=c.excerpt,
-            units=list(c.units),
-            lead_unit=c.lead_unit,
-            score=c.score,
-        )
+        return cls.model_validate(citation_body(c))
+
+
+def citation_body(c: Citation) -> dict[str, Any]:
+    """``CitationOut`` as plain data: the one place its fields are filled."""
+    return {
+        "task": c.task,
+        "section": c.section,
+        "title": c.title,
+        "excerpt": c.excerpt,
+        "units": list(c.units),
+        "lead_unit": c.lead_unit,
+        "score": c.score,
+    }
 
 
 class AskResponse(BaseModel):
@@ -66,20 +71,26 @@ class AskResponse(BaseModel):
 
     @classmethod
     def of(cls, reply: Reply, elapsed_ms: float) -> AskResponse:
-        a = reply.answer
-        return cls(
-            answer=a.text,
-            found=a.found,
-            intent=a.intent.value,
-            citations=[CitationOut.of(c) for c in a.citations],
-            elapsed_ms=round(elapsed_ms, 2),
-            answer_mode=a.mode.value,
-            answer_mode_reason=a.mode_reason,
-            conversation_id=reply.conversation_id,
-            resolved_question=reply.resolved_question,
-            follow_up=reply.follow_up.value,
-            highlight=list(reply.highlight),
-        )
+        return cls.model_validate(ask_body(reply, elapsed_ms))
+
+
+def ask_body(reply: Reply, elapsed_ms: float) -> dict[str, Any]:
+    """``AskResponse`` as plain data: the one place its fields are filled. ``POST /ask`` serialises this
+    straight to JSON (no model to build and validate on the hot path); ``AskResponse.of`` validates it."""
+    a = reply.answer
+    return {
+        "answer": a.text,
+        "found": a.found,
+        "intent": a.intent.value,
+        "citations": [citation_body(c) for c in a.citations],
+        "elapsed_ms": round(elapsed_ms, 2),
+        "answer_mode": a.mode.value,
+        "answer_mode_reason": a.mode_reason,
+        "conversation_id": reply.conversation_id,
+        "resolved_question": reply.resolved_question,
+        "follow_up": reply.follow_up.value,
+        "highlight": list(reply.highlight),
+    }
 
 
 class TaskOut(BaseModel):

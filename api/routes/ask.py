@@ -1,4 +1,8 @@
-"""POST /ask and GET /search."""
+"""POST /ask and GET /search.
+
+Both are ``async``: what needs no waiting (a repeated question, a lookup, a query vector already known) is
+answered on the event loop; only the query embedding goes to the thread pool.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import PlanDep, ServiceDep
+from api.deps import PlanDep, ServiceDep, service_of
 from api.logs import reply_fields
-from api.schemas import AskRequest, AskResponse, SearchHitOut, SearchOut, error_responses
+from api.render import Json
+from api.schemas import AskRequest, AskResponse, SearchHitOut, SearchOut, ask_body, error_responses
 from rag.retrieve import Retriever
 from rag.service import Channel
 
@@ -20,12 +25,16 @@ _BODY_ERRORS = error_responses(422, 413, 400)  # 400: a body that cannot be deco
 
 
 @router.post("/ask", response_model=AskResponse, responses=_BODY_ERRORS, summary="Answer a question with citations")
-def ask(body: AskRequest, service: ServiceDep, request: Request) -> AskResponse:
+async def ask(body: AskRequest, request: Request) -> Json:
     """With a ``conversation_id``, follow-ups ("第二个呢?") resolve against that conversation's last turn."""
     started = time.perf_counter()
-    reply = service.ask(body.question, channel=Channel.WEB, **body.options(started))
+    service = service_of(request)
+    options = body.options(started)
+    reply = service.ask_now(body.question, channel=Channel.WEB, **options)
+    if reply is None:  # a query to embed (or an LLM to ask): off the event loop
+        reply = await run_in_threadpool(lambda: service.ask(body.question, channel=Channel.WEB, **options))
     request.state.log_fields = reply_fields(reply, body.question)
-    return AskResponse.of(reply, (time.perf_counter() - started) * 1000)
+    return Json(ask_body(reply, (time.perf_counter() - started) * 1000))
 
 
 @router.get("/search", response_model=SearchOut, responses=_ERRORS, summary="Retrieval only (for debugging)")
