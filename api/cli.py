@@ -97,11 +97,27 @@ def cmd_index_build(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _fewer_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives every thread that allocates a malloc arena of its own (up to eight a core), and the thread
+    pool's threads keep theirs: measured, +37 MiB per worker after a load of unseen questions. Two arenas serve
+    one event loop and the embedding threads as well (gunicorn gives the same advice). Workers inherit the
+    variable; this process is told directly. Off glibc there is nothing to tune."""
+    import ctypes
+    import os
+
+    os.environ.setdefault("MALLOC_ARENA_MAX", str(arenas))
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, int(os.environ["MALLOC_ARENA_MAX"]))  # -8: M_ARENA_MAX
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import os
 
     import uvicorn
 
+    _fewer_malloc_arenas()
     # The app builds its own Settings from the environment: pass the overrides on that way.
     os.environ["PLANQA_HOST"], os.environ["PLANQA_PORT"] = settings.host, str(settings.port)
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -5,8 +5,8 @@ In order:
    ``request.state.request_id``;
 2. the body limit: a declared ``Content-Length`` over ``PLANQA_MAX_REQUEST_BYTES`` is refused (413) before
    anything is read; a body without one (chunked) is read here, up to the limit, and refused (413) past it;
-3. access (``api/security.py``): the client's address (trusted proxies), API keys, rate limits — 401 or 429,
-   except on the exempt routes;
+3. access (``api/security.py``): the client's address (trusted proxies; also ``request.state.client``), API
+   keys, rate limits — 401 or 429, except on the exempt routes;
 4. when the response is done: the metrics (labels from a fixed set, ``api/metrics.py``) and one JSON line in
    the access log (``api/logs.py``), with the fields the route set in ``request.state.log_fields``.
 
@@ -117,12 +117,12 @@ class EdgeMiddleware:
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
             return Refusal(413, "request_too_large", too_large_message(self.max_body), ())
-        if not self._checks_access or is_exempt(scope["path"]):
-            return None
         peer = scope.get("client")
         client = self.proxies.client(peer[0] if peer else "unknown", headers.get(b"x-forwarded-for"))
-        authorization = headers.get(b"authorization")
-        return self.access.check(bearer(authorization) if authorization else "", client)
+        scope["state"]["client"] = client  # the client's address for the routes too (request.state.client)
+        if not self._checks_access or is_exempt(scope["path"]):
+            return None
+        return self.access.check(bearer(headers), client)
 
     def _finish(
         self, scope: Scope, state: dict[str, Any], status: int, started: float, request_id: str, refused_by: str | None

@@ -48,9 +48,9 @@ def key_matches(given: str, keys: tuple[str, ...]) -> bool:
     return matched
 
 
-def bearer(authorization: bytes) -> str:
-    """The token of an ``Authorization: Bearer <token>`` header value; "" for anything else."""
-    scheme, _, token = authorization.decode("latin-1").partition(" ")
+def bearer(headers: dict[bytes, bytes]) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header; "" for anything else."""
+    scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
 
 

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs: Chromium for the browser tests (never `playwright install`:
-# it downloads a browser, which fails without internet). Installs as root; otherwise says what to run.
+# it downloads a browser, which fails without internet), and the load tools wrk and hey for the fault-injection
+# suite (tests/test_fault_injection.py). Installs as root; otherwise says what to run.
 set -euo pipefail
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 # A Chinese font, so that the browser tests' screenshots show characters rather than empty boxes (5 MB).
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need+=(fonts-wqy-microhei)
+command -v wrk >/dev/null || need+=(wrk)
+command -v hey >/dev/null || need+=(hey)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ]; then
   apt-get update -qq
