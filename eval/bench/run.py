@@ -170,6 +170,7 @@ def main(args: argparse.Namespace, settings: Any) -> int:
             warm_up(one)
             profiled = [(UNSEEN, _ask(UNSEEN, unseen_bodies, once=True)), (SAME, _ask(SAME, repeated, duration=d))]
             for scenario, run in profiled:
+                wait_until_idle(one.pids())  # before the profile starts: it must not sample the last run's tail
                 profile = _profile(args, one, d)
                 loads += _loads(one, "planqa", [run], args)
                 results["profiles"][scenario] = profile.top() if profile else None

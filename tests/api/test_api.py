@@ -123,3 +123,16 @@ def test_ready_503_before_the_index_loads_while_health_is_live(settings):
     assert c.get("/health").status_code == 200 and c.get("/health").json()["status"] == "starting"
     assert c.get("/ready").status_code == 503
     _error(c.post("/ask", json={"question": "谁负责近视防控?"}), 503)
+
+
+def test_ask_body_fills_every_field_of_the_schema(service):
+    """POST /ask serialises ``ask_body`` straight to JSON (no model on the hot path): it must fill every field
+    AskResponse declares — a field added to the schema but not there would silently vanish from /ask."""
+    from api.schemas import AskResponse, CitationOut, ask_body, citation_body
+    from rag.service import Channel
+
+    reply = service.ask("谁负责近视防控?", channel=Channel.WEB)
+    body = ask_body(reply, 1.0)
+    assert set(body) == set(AskResponse.model_fields)
+    assert set(citation_body(reply.answer.citations[0])) == set(CitationOut.model_fields)
+    assert AskResponse.model_validate(body).model_dump() == body
