@@ -2,9 +2,11 @@
 
 Two writers, one shape (``time``, ``level``, ``logger``, ``message``, then the fields):
 - ``JsonFormatter``: every ``logging`` record of the ``planqa`` loggers (start-up, errors, WeChat, the LLM);
-- ``AccessLog``: the one line per request, written straight to the stream by the edge layer — serialised once
-  with orjson, with no ``LogRecord`` and no formatter on the hot path. It obeys the ``planqa.access`` logger's
-  level like any other line (``PLANQA_LOG_LEVEL=warning`` turns it off).
+- ``AccessLog``: the one line per request. Once ``configure_logging`` owns stderr (``planqa serve``), the line
+  is serialised once with orjson and written straight there — no ``LogRecord`` and no formatter on the hot
+  path. Where the host application configures logging itself (an embedding app, the tests), it is a plain
+  ``planqa.access`` record like any other, for its handlers. Either way it obeys the logger's level
+  (``PLANQA_LOG_LEVEL=warning`` turns it off).
 """
 
 from __future__ import annotations
@@ -42,13 +44,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+_OWN_STDERR = False  # set by configure_logging: the planqa loggers write JSON lines to stderr, and nothing else
+
+
 def configure_logging(level: str = "info") -> None:
+    global _OWN_STDERR
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger("planqa")
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    _OWN_STDERR = True
 
 
 def _stderr(line: bytes) -> None:
@@ -71,9 +78,9 @@ class AccessLog:
     questions can be personal.
     """
 
-    def __init__(self, log_questions: bool = False, write: Callable[[bytes], None] = _stderr) -> None:
+    def __init__(self, log_questions: bool = False, write: Callable[[bytes], None] | None = None) -> None:
         self.log_questions = log_questions
-        self.write = write
+        self.write = write  # where the serialised lines go; None: stderr once configure_logging owns it
         self._second = -1
         self._time = ""
 
@@ -82,19 +89,23 @@ class AccessLog:
         return ACCESS.isEnabledFor(logging.INFO)  # cached by logging until the levels change
 
     def line(self, fields: dict[str, object]) -> None:
+        if not self.log_questions:
+            fields.pop("question", None)
+        write = self.write or (_stderr if _OWN_STDERR else None)
+        if write is None:  # logging is someone else's: a record, for their handlers
+            ACCESS.info("request", extra=fields)
+            return
         now = time.time()
         second = int(now)
         if second != self._second:
             self._second, self._time = second, _timestamp(now)
-        if not self.log_questions:
-            fields.pop("question", None)
         entry = {"time": self._time, "level": "info", "logger": ACCESS.name, "message": "request", **fields}
         try:
             data = orjson.dumps(entry, default=str, option=orjson.OPT_APPEND_NEWLINE)
         except TypeError:  # a field orjson cannot take (an int beyond 64 bits, say): the slow, lenient way
             data = (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode()
         try:
-            self.write(data)
+            write(data)
         except OSError:  # stderr closed or full: the request has been answered; losing its line must not fail it
             pass
 

@@ -8,7 +8,7 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from api.logs import JsonFormatter
+from api.logs import AccessLog, JsonFormatter
 from api.security import TokenBuckets
 from config.settings import Settings
 
@@ -75,39 +75,51 @@ def test_metrics_count_requests_answers_and_cache(client):
     assert "planqa_request_seconds_bucket" in text
 
 
-def _request_lines(capfd, request_id: str) -> list[dict]:
-    """The access-log lines of one request, as written to stderr (the edge layer writes them straight there)."""
-    lines = [json.loads(x) for x in capfd.readouterr().err.splitlines() if x.startswith("{")]
-    return [x for x in lines if x.get("logger") == "planqa.access" and x.get("request_id") == request_id]
+def _request_records(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "planqa.access" and r.getMessage() == "request"]
 
 
-def test_one_structured_line_per_request_without_the_question(client, caplog, capfd):
+def test_one_structured_line_per_request_without_the_question(client, caplog):
     caplog.set_level(logging.INFO, logger="planqa.access")
     r = client.post("/ask", json={"question": "课后服务归哪个科室管?"}, headers={"X-Request-ID": "req-42"})
-    (line,) = _request_lines(capfd, "req-42")
-    assert line["message"] == "request" and line["level"] == "info" and line["time"]
+    (record,) = [x for x in _request_records(caplog) if getattr(x, "request_id", "") == "req-42"]
+    line = json.loads(JsonFormatter().format(record))
     assert line["route"] == "/ask" and line["status"] == 200 and line["latency_ms"] > 0
     assert line["intent"] == "who" and line["found"] is True and line["answer_mode"] == "extractive"
     assert "question" not in line and "课后服务" not in json.dumps(line, ensure_ascii=False)
     assert r.headers["x-request-id"] == "req-42"
 
 
-def test_questions_logged_only_when_asked(started, caplog, capfd):
+def test_questions_logged_only_when_asked(started, caplog):
     caplog.set_level(logging.INFO, logger="planqa.access")
     c = started(log_questions=True)
     c.post("/ask", json={"question": "课后服务归哪个科室管?"}, headers={"X-Request-ID": "req-43"})
-    (line,) = _request_lines(capfd, "req-43")
-    assert line["question"] == "课后服务归哪个科室管?"
+    (record,) = [x for x in _request_records(caplog) if getattr(x, "request_id", "") == "req-43"]
+    assert record.question == "课后服务归哪个科室管?"
 
 
-def test_access_lines_follow_the_log_level(client, caplog, capfd):
+def test_access_lines_follow_the_log_level(client, caplog):
     caplog.set_level(logging.WARNING, logger="planqa.access")  # PLANQA_LOG_LEVEL=warning
     client.get("/tasks/8", headers={"X-Request-ID": "req-44"})
-    assert _request_lines(capfd, "req-44") == []
+    assert not [x for x in _request_records(caplog) if getattr(x, "request_id", "") == "req-44"]
 
 
-def test_other_log_lines_are_json_too():
-    record = logging.LogRecord("planqa.api", logging.ERROR, __file__, 1, "index loaded", (), None)
-    record.index_version = "abc"
-    line = json.loads(JsonFormatter().format(record))
-    assert line["logger"] == "planqa.api" and line["level"] == "error" and line["index_version"] == "abc"
+def test_the_line_written_straight_is_the_record_formatted():
+    """Under ``planqa serve`` the access line skips logging (orjson, straight to stderr): it must read exactly
+    as the JsonFormatter would have written the record, question dropped alike."""
+    fields = {"request_id": "r-1", "method": "POST", "route": "/ask", "path": "/ask", "status": 200,
+              "latency_ms": 1.25, "intent": "who", "found": True, "question": "谁负责近视防控?"}  # fmt: skip
+    written: list[bytes] = []
+    AccessLog(write=written.append).line(dict(fields))
+    (data,) = written
+    direct = json.loads(data)
+    assert data.endswith(b"\n") and data.count(b"\n") == 1
+    record = logging.getLogger("planqa.access").makeRecord("planqa.access", logging.INFO, __file__, 1, "request",
+                                                           (), None, extra=dict(fields))  # fmt: skip
+    formatted = json.loads(JsonFormatter().format(record))
+    formatted.pop("question")
+    assert direct.keys() == formatted.keys() and {k: v for k, v in direct.items() if k != "time"} == {
+        k: v for k, v in formatted.items() if k != "time"
+    }
+    AccessLog(log_questions=True, write=written.append).line(dict(fields))
+    assert json.loads(written[-1])["question"] == "谁负责近视防控?"

@@ -5,6 +5,7 @@ scripts/system-deps.sh installs it) sends them."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -114,6 +115,9 @@ def test_random_unknown_paths_leave_metrics_and_memory_as_they_were(index_dir: P
             after_text, after_rss = _metrics(url), _rss_kib(proc.pid)
         finally:
             stop_server(proc)
+        log.seek(0, os.SEEK_END)
+        log.seek(max(0, log.tell() - 4096))
+        tail = [json.loads(x) for x in log.read().decode().splitlines()[1:] if x.startswith("{")]
     print(f"\nunknown paths: {flood}; /metrics {len(before_text)} -> {len(after_text)} bytes; "
           f"RSS {before_rss} -> {after_rss} KiB")  # fmt: skip
     # The address stays blocked: 429, but for the odd 401 when its failed-key bucket has refilled a token.
@@ -122,3 +126,5 @@ def test_random_unknown_paths_leave_metrics_and_memory_as_they_were(index_dir: P
     assert abs(len(after_text) - len(before_text)) <= 0.01 * len(before_text)
     assert abs(after_rss - before_rss) <= 0.01 * before_rss, (before_rss, after_rss)
     assert "/no-such-" not in after_text and "PROPFIND" not in after_text
+    flood_lines = [x for x in tail if x["logger"] == "planqa.access" and x["path"].startswith("/no-such-")]
+    assert flood_lines and all(x["route"] == "unmatched" and x["status"] in (401, 429) for x in flood_lines)
