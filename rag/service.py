@@ -222,9 +222,9 @@ class AnsweringService:
         key = f"{channel.value}:{check_conversation_id(conversation_id)}" if conversation_id is not None else None
         previous = self.sessions.last(key) if key else self._replay(history, top_k)
         turn = converse(self.plan, self.compose, previous, text, top_k)
+        draft = self._draft(turn, conversation_id)  # before remembering: ask_now may still give up in here
         if key:
             self.sessions.remember(key, turn)
-        draft = self._draft(turn, conversation_id)
         if standalone:
             self.reply_cache.put((question, top_k), draft)
         if generator is None or not generator.applies(turn.answer):

@@ -23,6 +23,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -186,20 +187,26 @@ def wrk(
     if result is None:
         raise RuntimeError(f"wrk gave no result ({' '.join(cmd)}):\n{''.join(lines)[-2000:]}")
     got, elapsed = int(result["got"]), max(int(result["elapsed_us"]), 1) / 1e6
+    run = {"system": system, "scenario": scenario, "path": path, "workers": workers, "connections": connections}
+    errors = int(result["bad"]) + int(result["socket_errors"])
+    p50, p99 = result["p50_us"] / 1000, result["p99_us"] / 1000
+    return _measured(run, "wrk", got, errors, elapsed, p50, p99, cpu if pids else None)
+
+
+def _measured(
+    run: dict[str, Any], client: str, requests: int, errors: int, seconds: float, p50_ms: float, p99_ms: float,
+    cpu_s: float | None,
+) -> Load:  # fmt: skip
     return Load(
-        system=system,
-        scenario=scenario,
-        path=path,
-        workers=workers,
-        connections=connections,
-        client="wrk",
-        requests=got,
-        errors=int(result["bad"]) + int(result["socket_errors"]),
-        seconds=round(elapsed, 2),
-        throughput_rps=round(got / elapsed, 1),
-        p50_ms=round(result["p50_us"] / 1000, 2),
-        p99_ms=round(result["p99_us"] / 1000, 2),
-        cpu_ms_per_request=round(cpu * 1000 / got, 3) if pids and got else None,
+        **run,
+        client=client,
+        requests=requests,
+        errors=errors,
+        seconds=round(seconds, 2),
+        throughput_rps=round(requests / seconds, 1) if seconds else 0.0,
+        p50_ms=round(p50_ms, 2),
+        p99_ms=round(p99_ms, 2),
+        cpu_ms_per_request=round(cpu_s * 1000 / requests, 3) if cpu_s is not None and requests else None,
     )
 
 
@@ -249,18 +256,5 @@ def python_client(
     cpu = cpu_seconds(pids or []) - cpu_before
     n = len(latencies)
     p50, p99 = (float(np.percentile(latencies, q)) for q in (50, 99)) if n else (0.0, 0.0)
-    return Load(
-        system=system,
-        scenario=scenario,
-        path=path,
-        workers=workers,
-        connections=connections,
-        client="httpx",
-        requests=n,
-        errors=errors,
-        seconds=round(wall, 2),
-        throughput_rps=round(n / wall, 1) if wall else 0.0,
-        p50_ms=round(p50, 2),
-        p99_ms=round(p99, 2),
-        cpu_ms_per_request=round(cpu * 1000 / n, 3) if pids and n else None,
-    )
+    run = {"system": system, "scenario": scenario, "path": path, "workers": workers, "connections": connections}
+    return _measured(run, "httpx", n, errors, wall, p50, p99, cpu if pids else None)
