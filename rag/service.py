@@ -201,6 +201,8 @@ class AnsweringService:
         Raises as ``ask`` does."""
         if self.generator is not None:
             return None
+        if (cached := self._repeated(question, options)) is not None:
+            return cached  # the commonest case, without entering the no-waiting block
         try:
             with no_waiting():
                 return self.ask(question, channel=channel, **options)
