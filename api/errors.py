@@ -1,20 +1,21 @@
 """Error responses: one JSON shape, a Chinese-and-English message, the request id. Never a bare 500.
 
-``error_body`` is the one place the shape is written: the exception handlers below, the request middleware
-(413) and the access middleware (401, 429) all send it.
+``error_body`` is the one place the shape is written: the exception handlers below and the edge layer's
+refusals (413, 401, 429: ``send_error``) all send it.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Iterable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.types import Send
 
+from api.render import Json, dumps
 from index.errors import (
     DocumentError,
     IndexCorruptError,
@@ -56,16 +57,26 @@ def error_body(code: str, message: str, request_id: str | None) -> dict[str, dic
     return {"error": {"code": code, "message": message, "request_id": request_id}}
 
 
-def error_bytes(code: str, message: str, request_id: str | None) -> bytes:
-    """``error_body`` encoded, for the ASGI middleware that answer before any route runs."""
-    return json.dumps(error_body(code, message, request_id), ensure_ascii=False).encode()
+async def send_error(
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    request_id: str | None,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    """Send ``error_body`` as a whole response, for the edge layer, which answers before any route runs."""
+    body = dumps(error_body(code, message, request_id))
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *headers]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
 
 
 def error_response(
     request: Request, status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
+) -> Json:
     body = error_body(code, message, getattr(request.state, "request_id", None))
-    return JSONResponse(body, status_code=status, headers=headers)
+    return Json(body, status_code=status, headers=headers)
 
 
 def _status_of(e: PlanQAError) -> tuple[int, str]:
@@ -90,20 +101,20 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+    async def _api_error(request: Request, exc: ApiError) -> Json:
         return error_response(request, exc.status, exc.code, exc.message, exc.headers)
 
     @app.exception_handler(PlanQAError)
-    async def _planqa_error(request: Request, exc: PlanQAError) -> JSONResponse:
+    async def _planqa_error(request: Request, exc: PlanQAError) -> Json:
         status, code = _status_of(exc)
         return error_response(request, status, code, str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, exc: RequestValidationError) -> Json:
         return error_response(request, 422, "invalid_request", _validation_message(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Json:
         if isinstance(exc.__cause__, ClientDisconnect):  # not a bad body: the client left while sending it
             return error_response(request, CLIENT_CLOSED, "client_closed_request", _CLIENT_CLOSED_MESSAGE)
         message = _HTTP_MESSAGES.get(exc.status_code, f"请求错误。{exc.detail}")
@@ -111,7 +122,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(request, exc.status_code, f"http_{exc.status_code}", message, headers)
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> Json:
         log.exception("unhandled error", extra={"request_id": getattr(request.state, "request_id", None)})
         return error_response(
             request, 500, "internal_error", "服务内部错误，请联系管理员。Internal error: see the server log."

@@ -13,13 +13,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.edge import EdgeMiddleware
 from api.errors import install_error_handlers
-from api.logs import configure_logging
-from api.metrics import observe_cache
-from api.middleware import RequestContextMiddleware
+from api.logs import AccessLog, configure_logging
+from api.metrics import observe_cache, route_templates
 from api.routes import ask, health, openai_compat, ops, page, plan, stream
 from api.schemas import error_responses
-from api.security import AccessMiddleware
+from api.security import AccessControl, TrustedProxies
 from api.streams import StreamLimits
 from api.wechat import routes as wechat
 from api.wechat.accounts import build_accounts
@@ -40,10 +40,7 @@ def create_app(settings: Settings | None = None, service: AnsweringService | Non
         try:
             ready = service or build_service(settings)
             app.state.wechat = build_accounts(settings, ready.plan)
-        except (
-            PlanQAError,
-            ValueError,
-        ) as e:  # say what is wrong and how to fix it, then let the server exit
+        except (PlanQAError, ValueError) as e:  # say what is wrong and how to fix it, then let the server exit
             log.error(str(e), extra={"event": "startup_failed", "index_dir": str(settings.index_dir)})
             raise
         observe_cache(ready)
@@ -64,15 +61,21 @@ def create_app(settings: Settings | None = None, service: AnsweringService | Non
     app.state.service = None  # set by the lifespan; /ready answers 503 until then
     app.state.wechat = {}
     app.state.streams = StreamLimits(settings.max_llm_streams, settings.max_streams_per_client)
-    # Starlette runs the middleware added last first: request ids and the body limit, then access control.
-    app.add_middleware(
-        AccessMiddleware,
-        keys=settings.api_key_list,
+    # The one layer in front of the routes: request ids, the body limit, keys and rate limits, metrics, the
+    # access log (api/edge.py).
+    access = AccessControl(
+        settings.api_key_list,
         per_key=settings.rate_limit_per_key,
         per_ip=settings.rate_limit_per_ip,
+        auth_failures=settings.rate_limit_auth_failures,
     )
     app.add_middleware(
-        RequestContextMiddleware, max_body=settings.max_request_bytes, log_questions=settings.log_questions
+        EdgeMiddleware,
+        max_body=settings.max_request_bytes,
+        access=access,
+        proxies=TrustedProxies(settings.trusted_proxies),
+        log=AccessLog(log_questions=settings.log_questions),
+        routes=lambda: route_templates(app.routes),
     )
     install_error_handlers(app)
     for module in (ask, stream, openai_compat, page, plan, health, ops, wechat):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,17 +45,22 @@ class CitationOut(BaseModel):
 
     @classmethod
     def of(cls, c: Citation) -> CitationOut:
-        return cls(
-            task=c.task,
-            ref=c.ref,
-            label=c.label,
-            section=c.section,
-            title=c.title,
-            excerpt=c.excerpt,
-            units=list(c.units),
-            lead_unit=c.lead_unit,
-            score=c.score,
-        )
+        return cls.model_validate(citation_body(c))
+
+
+def citation_body(c: Citation) -> dict[str, Any]:
+    """``CitationOut`` as plain data: the one place its fields are filled."""
+    return {
+        "task": c.task,
+        "ref": c.ref,
+        "label": c.label,
+        "section": c.section,
+        "title": c.title,
+        "excerpt": c.excerpt,
+        "units": list(c.units),
+        "lead_unit": c.lead_unit,
+        "score": c.score,
+    }
 
 
 class SignalsOut(BaseModel):
@@ -78,23 +84,18 @@ class EvidenceOut(BaseModel):
 
     @classmethod
     def of(cls, e: Evidence) -> EvidenceOut:
-        s = e.signals
-        signals = SignalsOut(
-            dense_z=s.dense_z,
-            dense_margin=s.dense_margin,
-            keyword_coverage=s.keyword_coverage,
-            soft_coverage=s.soft_coverage,
-            latin_share=s.latin_share,
-            detail_missing=s.detail_missing,
-            year_missing=s.year_missing,
-        )
-        return cls(
-            decision=e.decision.value,
-            probability=e.probability,
-            threshold=e.threshold,
-            reason=e.reason,
-            signals=signals,
-        )
+        return cls.model_validate(evidence_body(e))
+
+
+def evidence_body(e: Evidence) -> dict[str, Any]:
+    """``EvidenceOut`` as plain data: the signals as the gate measured them, the estimate and the decision."""
+    return {
+        "decision": e.decision.value,
+        "probability": e.probability,
+        "threshold": e.threshold,
+        "reason": e.reason,
+        "signals": asdict(e.signals),
+    }
 
 
 class SuggestionOut(BaseModel):
@@ -103,10 +104,15 @@ class SuggestionOut(BaseModel):
     task: int
     title: str
     lead_unit: str | None
+    label: str = Field("", description="how answers name the task: 第12项, 第三部分第2项")
 
     @classmethod
     def of(cls, s: Suggestion) -> SuggestionOut:
-        return cls(task=s.task, title=s.title, lead_unit=s.lead_unit)
+        return cls.model_validate(suggestion_body(s))
+
+
+def suggestion_body(s: Suggestion) -> dict[str, Any]:
+    return {"task": s.task, "title": s.title, "lead_unit": s.lead_unit, "label": s.label}
 
 
 class AskResponse(BaseModel):
@@ -128,22 +134,28 @@ class AskResponse(BaseModel):
 
     @classmethod
     def of(cls, reply: Reply, elapsed_ms: float) -> AskResponse:
-        a = reply.answer
-        return cls(
-            answer=a.text,
-            found=a.found,
-            intent=a.intent.value,
-            citations=[CitationOut.of(c) for c in a.citations],
-            elapsed_ms=round(elapsed_ms, 2),
-            answer_mode=a.mode.value,
-            answer_mode_reason=a.mode_reason,
-            conversation_id=reply.conversation_id,
-            resolved_question=reply.resolved_question,
-            follow_up=reply.follow_up.value,
-            highlight=list(reply.highlight),
-            evidence=EvidenceOut.of(a.evidence) if a.evidence else None,
-            suggestions=[SuggestionOut.of(x) for x in a.suggestions],
-        )
+        return cls.model_validate(ask_body(reply, elapsed_ms))
+
+
+def ask_body(reply: Reply, elapsed_ms: float) -> dict[str, Any]:
+    """``AskResponse`` as plain data: the one place its fields are filled. ``POST /ask`` serialises this
+    straight to JSON (no model to build and validate on the hot path); ``AskResponse.of`` validates it."""
+    a = reply.answer
+    return {
+        "answer": a.text,
+        "found": a.found,
+        "intent": a.intent.value,
+        "citations": [citation_body(c) for c in a.citations],
+        "elapsed_ms": round(elapsed_ms, 2),
+        "answer_mode": a.mode.value,
+        "answer_mode_reason": a.mode_reason,
+        "conversation_id": reply.conversation_id,
+        "resolved_question": reply.resolved_question,
+        "follow_up": reply.follow_up.value,
+        "highlight": list(reply.highlight),
+        "evidence": evidence_body(a.evidence) if a.evidence else None,
+        "suggestions": [suggestion_body(x) for x in a.suggestions],
+    }
 
 
 class UnitRoleOut(BaseModel):

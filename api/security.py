@@ -1,28 +1,43 @@
-"""Access control: API keys and rate limits, in front of every route but the exempt ones.
+"""Access control: who the client is, API keys and rate limits. Decided once per request by the edge layer
+(``api/edge.py``), in front of every route but the exempt ones.
 
+- The client's address is the socket peer; when the peer is one of ``PLANQA_TRUSTED_PROXIES`` (addresses or
+  networks), it is the nearest address in ``X-Forwarded-For`` that is not a trusted proxy. A client cannot
+  choose its own address by sending the header: only hops added by trusted proxies are believed.
 - ``PLANQA_API_KEYS`` (comma-separated): when set, every route except ``/health``, ``/ready``, the page
   (``/``, ``/static/…``) and the WeChat callbacks (which carry their own signatures) needs
   ``Authorization: Bearer <key>``. Keys are compared in constant time.
-- Rate limits (token buckets, requests per minute; 0 turns one off): per key for requests with a valid
-  key, per client address otherwise. Over the limit: 429 with ``Retry-After``.
+- Rate limits (token buckets, requests per minute; 0 turns one off): per key for requests with a valid key, per
+  client address otherwise. Over the limit: 429 with ``Retry-After``.
+- Failed keys are counted per client address (``PLANQA_RATE_LIMIT_AUTH_FAILURES`` a minute): past that, the
+  address gets 429 before its key is even compared, until its bucket refills — keys cannot be guessed at speed.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import math
 import threading
 import time
+from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from api import metrics
-from api.errors import error_bytes
 from rag.caches import BoundedCache
 
 EXEMPT_EXACT = frozenset({"/health", "/ready", "/", "/favicon.ico", "/wechat", "/wecom"})
 EXEMPT_PREFIXES = ("/static/",)
 _MAX_BUCKETS = 50_000
+_MAX_FORWARDED_HOPS = 20  # X-Forwarded-For entries read, from the right
+
+INVALID_KEY_MESSAGE = (
+    "API密钥无效或缺失：请在请求头中提供 Authorization: Bearer <密钥>。"
+    "Missing or invalid API key: send Authorization: Bearer <key> with a key from PLANQA_API_KEYS."
+)
+
+
+def is_exempt(path: str) -> bool:
+    """Probes, the page and the WeChat callbacks: no key, no rate limit."""
+    return path in EXEMPT_EXACT or path.startswith(EXEMPT_PREFIXES)
 
 
 def key_matches(given: str, keys: tuple[str, ...]) -> bool:
@@ -34,6 +49,7 @@ def key_matches(given: str, keys: tuple[str, ...]) -> bool:
 
 
 def bearer(headers: dict[bytes, bytes]) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header; "" for anything else."""
     scheme, _, token = headers.get(b"authorization", b"").decode("latin-1").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
 
@@ -49,64 +65,108 @@ class TokenBuckets:
         self._lock = threading.Lock()  # take() reads, then writes: one at a time
 
     def take(self, name: str, now: float | None = None) -> float:
-        """0 if a request may go now, else the seconds to wait."""
-        now = time.monotonic() if now is None else now
+        """0 if a request may go now (and it takes a token), else the seconds to wait."""
+        return self._take(name, time.monotonic() if now is None else now, consume=True)
+
+    def wait(self, name: str, now: float | None = None) -> float:
+        """The seconds until ``name`` has a token again (0 if it has one now); takes nothing."""
+        return self._take(name, time.monotonic() if now is None else now, consume=False)
+
+    def _take(self, name: str, now: float, consume: bool) -> float:
         with self._lock:
-            tokens, last = self._buckets.get(name) or (self.capacity, now)
+            tokens, last = self._buckets.peek(name) or (self.capacity, now)
             tokens = min(self.capacity, tokens + (now - last) * self.rate)
             wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
-            self._buckets.put(name, (tokens - 1 if tokens >= 1 else tokens, now))
+            if consume:
+                self._buckets.put(name, (tokens - 1 if tokens >= 1 else tokens, now))
             return wait
 
 
-class AccessMiddleware:
-    def __init__(self, app: ASGIApp, keys: tuple[str, ...], per_key: int, per_ip: int) -> None:
-        self.app, self.keys = app, keys
+class TrustedProxies:
+    """Which peers may tell us the client's address (``X-Forwarded-For``): addresses or networks."""
+
+    def __init__(self, spec: str) -> None:
+        self.exact: set[str] = set()
+        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for item in (s.strip() for s in spec.split(",")):
+            if not item:
+                continue
+            network = ipaddress.ip_network(item, strict=False)  # ValueError names a bad entry
+            if network.num_addresses == 1:
+                self.exact.add(str(network.network_address))
+            else:
+                self.networks.append(network)
+
+    def __bool__(self) -> bool:
+        return bool(self.exact or self.networks)
+
+    def trusts(self, address: str) -> bool:
+        if address in self.exact:
+            return True
+        if not self.networks:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+    def client(self, peer: str, forwarded: bytes | None) -> str:
+        """The client's address: the peer, or, from a trusted peer, the nearest untrusted forwarded hop."""
+        if not forwarded or not self.trusts(peer):
+            return peer
+        address = peer
+        hops = forwarded.decode("latin-1").split(",")[-_MAX_FORWARDED_HOPS:]
+        for hop in reversed(hops):
+            hop = hop.strip()
+            try:
+                hop = str(ipaddress.ip_address(hop))
+            except ValueError:
+                return address  # garbage in the chain: believe only what the trusted proxy itself added
+            address = hop
+            if not self.trusts(hop):
+                return hop
+        return address
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request is turned away before any route runs."""
+
+    status: int
+    code: str
+    message: str
+    headers: tuple[tuple[bytes, bytes], ...]
+    limited_by: str | None = None  # the rate limit that refused it: ip, key or auth
+
+
+def _rate_limited(wait: float, by: str) -> Refusal:
+    retry = max(1, math.ceil(wait))
+    message = f"请求过于频繁，请{retry}秒后再试。Too many requests: retry after {retry} s."
+    return Refusal(429, "rate_limited", message, ((b"retry-after", str(retry).encode()),), by)
+
+
+class AccessControl:
+    """API keys and rate limits for non-exempt routes."""
+
+    def __init__(self, keys: tuple[str, ...], per_key: int, per_ip: int, auth_failures: int) -> None:
+        self.keys = keys
         self.by_key = TokenBuckets(per_key) if per_key > 0 else None
         self.by_ip = TokenBuckets(per_ip) if per_ip > 0 else None
+        self.failures = TokenBuckets(auth_failures) if auth_failures > 0 and keys else None
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if scope["type"] != "http" or path in EXEMPT_EXACT or path.startswith(EXEMPT_PREFIXES):
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope.get("headers") or [])
-        request_id = scope.get("state", {}).get("request_id", "")
-        token = bearer(headers)
-        if self.keys and not (token and key_matches(token, self.keys)):
-            await _refuse(
-                send,
-                401,
-                "invalid_api_key",
-                "API密钥无效或缺失：请在请求头中提供 Authorization: Bearer <密钥>。"
-                "Missing or invalid API key: send Authorization: Bearer <key> with a key from PLANQA_API_KEYS.",
-                request_id,
-                {"www-authenticate": "Bearer"},
-            )
-            return
-        buckets: TokenBuckets | None
-        if self.keys and self.by_key:
-            name, buckets, by = f"key:{token}", self.by_key, "key"
-        else:
-            client = scope.get("client") or ("unknown", 0)
-            name, buckets, by = f"ip:{client[0]}", self.by_ip, "ip"
-        wait = buckets.take(name) if buckets else 0.0
-        if wait > 0:
-            metrics.RATE_LIMITED.labels(by).inc()
-            retry = max(1, math.ceil(wait))
-            await _refuse(
-                send,
-                429,
-                "rate_limited",
-                f"请求过于频繁，请{retry}秒后再试。Too many requests: retry after {retry} s.",
-                request_id,
-                {"retry-after": str(retry)},
-            )
-            return
-        await self.app(scope, receive, send)
-
-
-async def _refuse(send: Send, status: int, code: str, message: str, request_id: str, headers: dict[str, str]) -> None:
-    raw = [(b"content-type", b"application/json")] + [(k.encode(), v.encode()) for k, v in headers.items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": error_bytes(code, message, request_id)})
+    def check(self, token: str, client: str, now: float | None = None) -> Refusal | None:
+        """None if the request may go on; otherwise the refusal to send."""
+        if self.keys:
+            if self.failures is not None and (wait := self.failures.wait(client, now)) > 0:
+                return _rate_limited(wait, "auth")  # too many wrong keys from here: not even compared
+            if not (token and key_matches(token, self.keys)):
+                if self.failures is not None:
+                    self.failures.take(client, now)
+                return Refusal(401, "invalid_api_key", INVALID_KEY_MESSAGE, ((b"www-authenticate", b"Bearer"),))
+            if self.by_key is not None:
+                wait = self.by_key.take(f"key:{token}", now)
+                return _rate_limited(wait, "key") if wait > 0 else None
+        if self.by_ip is not None and (wait := self.by_ip.take(f"ip:{client}", now)) > 0:
+            return _rate_limited(wait, "ip")
+        return None

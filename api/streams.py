@@ -105,12 +105,19 @@ def client_of(request: Request) -> str:
         token = bearer(dict(request.scope.get("headers") or []))
         if token:
             return "key:" + hashlib.sha256(token.encode()).hexdigest()[:16]
-    return f"ip:{request.client.host if request.client else 'unknown'}"
+    address = getattr(request.state, "client", None)  # the edge layer's, behind a trusted proxy too
+    if address is None:
+        address = request.client.host if request.client else "unknown"
+    return f"ip:{address}"
 
 
-def get_admission(request: Request) -> Admission:
+def admission_for(request: Request) -> Admission:
     limits: StreamLimits = request.app.state.streams
     return limits.admission(client_of(request))
+
+
+async def get_admission(request: Request) -> Admission:
+    return admission_for(request)
 
 
 AdmissionDep = Annotated[Admission, Depends(get_admission)]

@@ -5,6 +5,7 @@ Defaults come from the library (``rag/limits.py``, ``index/embeddings.py``): a d
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
@@ -92,6 +93,14 @@ class Settings(BaseSettings):
     )
     rate_limit_per_ip: int = Field(600, ge=0, description="Requests a minute per client address (0: no limit)")
     rate_limit_per_key: int = Field(3000, ge=0, description="Requests a minute per API key (0: no limit)")
+    rate_limit_auth_failures: int = Field(
+        10, ge=0, description="Wrong API keys a minute per client address before it gets 429 (0: no limit)"
+    )
+    trusted_proxies: str = Field(
+        "127.0.0.1,::1",
+        description="Comma-separated addresses or networks (10.0.0.0/8) of reverse proxies whose "
+        "X-Forwarded-For is believed; empty: the socket address only",
+    )
     log_questions: bool = Field(False, description="Write question text into the logs (off: questions can be personal)")
 
     @model_validator(mode="after")
@@ -152,6 +161,17 @@ class Settings(BaseSettings):
     @property
     def lexicon_domains(self) -> tuple[str, ...]:
         return _domains(self.lexicons)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        for item in (s.strip() for s in value.split(",")):
+            if item:
+                try:
+                    ipaddress.ip_network(item, strict=False)
+                except ValueError as e:
+                    raise ValueError(f"PLANQA_TRUSTED_PROXIES: {item!r} is not an address or network ({e})") from e
+        return value
 
     @field_validator("log_level")
     @classmethod

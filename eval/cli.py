@@ -18,7 +18,9 @@ def register_commands(subparsers: Any) -> None:
     p = subparsers.add_parser("eval", help="score answers on the gold questions (eval/data), write eval/reports")
     add_eval_arguments(p)
     p.set_defaults(func=cmd_eval)
-    p = subparsers.add_parser("bench", help="benchmark build, cold start, latency, throughput, memory")
+    p = subparsers.add_parser(
+        "bench", help="benchmark: throughput (wrk), latency, cold start, memory; vs LangChain and bare FastAPI"
+    )
     add_bench_arguments(p)
     p.set_defaults(func=cmd_bench)
 
@@ -46,11 +48,11 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--concurrency", default="16,64", help="concurrent clients, comma-separated (default 16,64)")
-    p.add_argument("--requests", type=int, default=2000, help="requests per load level at most (default 2000)")
-    p.add_argument("--duration", type=float, default=20.0, help="seconds per load level at most (default 20)")
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes for PlanQA (default 1)")
-    p.add_argument("--passes", type=int, default=2, help="passes over the gold questions in-process (default 2)")
+    p.add_argument("--concurrency", default="1,4,16,64", help="wrk connections swept (default 1,4,16,64)")
+    p.add_argument("--duration", type=float, default=5.0, help="seconds per wrk run (default 5)")
+    p.add_argument("--endurance", type=float, default=60.0, help="seconds at 64 connections (default 60; 0: skip)")
+    p.add_argument("--workers", type=int, default=2, help="uvicorn workers of the multi-worker run (default 2)")
+    p.add_argument("--profile", action="store_true", help="py-spy's top frames while PlanQA serves (needs py-spy)")
     p.add_argument("--no-baseline", action="store_true", help="skip the LangChain baseline")
     p.add_argument("--out", type=Path, default=REPORTS, help="report folder (default: eval/reports)")
 

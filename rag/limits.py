@@ -13,7 +13,8 @@ TOP_K = 3  # citations per answer (PLANQA_TOP_K)
 MAX_TOP_K = 20  # the most citations a caller may ask for
 MAX_SUGGESTIONS = 3  # close tasks offered when the plan does not state what was asked
 ROUNDUP_GENERIC_SHARE = 0.4  # a round-up word found in more of the tasks than this is too general to select by
-ANSWER_CACHE_SIZE = 2048  # answers to repeated questions kept per service
+ANSWER_CACHE_SIZE = 2048  # answers to repeated questions kept per service (and as many whole replies)
+QUERY_VECTOR_CACHE_SIZE = 4096  # query vectors kept per service, by topic (1.5 KiB each with a 384-d model)
 
 # A conversation id: 1–128 letters, digits or -_.:@=+/ (a page's random id, a WeChat OpenID, a client's UUID).
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_\-.:@=+/]{1,128}$"

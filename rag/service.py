@@ -12,6 +12,15 @@
    found something, let the model rewrite it within the channel's time budget (``rag.generator``), checked.
 
 Channels only format what comes back: a ``Reply`` whose ``answer.text`` is the text every channel shows.
+
+What the service keeps, all bounded and belonging to the loaded index (a rebuilt index comes with a new
+service, so nothing stale is ever served): the last turn of each conversation; answers to standalone
+questions (``answer_cache``); whole replies to repeated standalone questions (``reply_cache``); query vectors,
+keyed by the question's topic (``index.embeddings``, a ``QueryVectors``: "谁负责近视防控?" and
+"近视防控归谁管?" are embedded once, as 近视防控).
+
+``ask_now`` answers without waiting when it can (a cached reply, a lookup, a vector already known) and says
+so with None otherwise: an event loop calls it first and hands the rest to a worker thread (``ask``).
 """
 
 from __future__ import annotations
@@ -22,10 +31,12 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, TypedDict, Unpack
 
+from index.embeddings import QueryVectors
 from index.errors import InvalidQuestionError
 from index.model import Numbering, Plan, TaskHit
 from index.normalize import fold, normalize
 from index.store import PlanIndex
+from index.waiting import WouldWait, no_waiting
 from rag.answer import AnswerConfig, answer
 from rag.caches import BoundedCache
 from rag.limits import (
@@ -35,8 +46,10 @@ from rag.limits import (
     LLM_BUDGET_WECHAT_S,
     MAX_CONVERSATION_TURNS,
     MAX_QUESTION_CHARS,
+    QUERY_VECTOR_CACHE_SIZE,
 )
 from rag.present import highlight_terms, sentence_pieces, with_inline_citations
+from rag.query import analyze
 from rag.retrieve import Retriever, search
 from rag.sessions import SessionStore, check_conversation_id
 from rag.turns import converse
@@ -76,7 +89,10 @@ class Budgets:
 class ServiceConfig:
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     max_question_chars: int = MAX_QUESTION_CHARS
-    answer_cache_size: int = ANSWER_CACHE_SIZE  # 0: no cache (the evaluation measures each question's work)
+    answer_cache_size: int = ANSWER_CACHE_SIZE  # answers and replies; 0: none (the evaluation measures each
+    # question's work)
+    query_vector_cache_size: int = QUERY_VECTOR_CACHE_SIZE  # query vectors by topic; 0: none
+    batch_queries: bool = True  # concurrent queries' vectors in one model call
     max_replayed_turns: int = MAX_CONVERSATION_TURNS  # user messages of a client's history read, the last ones
     budgets: Budgets = field(default_factory=Budgets)
 
@@ -155,13 +171,19 @@ class AnsweringService:
         generator: Generator | None = None,
         sessions: SessionStore | None = None,
     ) -> None:
-        self.index = index
         self.config = config or ServiceConfig()
+        model = index.embeddings.model if isinstance(index.embeddings, QueryVectors) else index.embeddings
+        # The dense half of retrieval embeds a question's topic, through this service's own vector cache.
+        vectors = QueryVectors(
+            model, key=self.topic, size=self.config.query_vector_cache_size, batch=self.config.batch_queries
+        )
+        self.index = replace(index, embeddings=vectors)
         self.generator = generator
         self.sessions = sessions or SessionStore()
-        # Answers to repeated standalone questions. The cache belongs to this service, which belongs to one
-        # loaded index: a rebuilt index comes with a new service, so an old answer is never served.
+        # Answers to standalone questions, by normalised question (what a follow-up resolves to lands here too).
         self.answer_cache: BoundedCache[tuple[str, int], Answer] = BoundedCache(self.config.answer_cache_size)
+        # Whole replies to standalone questions asked again word for word, by question as asked.
+        self.reply_cache: BoundedCache[tuple[str, int], Reply] = BoundedCache(self.config.answer_cache_size)
 
     @property
     def plan(self) -> Plan:
@@ -171,35 +193,62 @@ class AnsweringService:
         """The question folded and stripped; InvalidQuestionError when empty or over the length limit."""
         return validate_question(question, self.config.max_question_chars)
 
+    def topic(self, text: str) -> str:
+        """What a question is about, as the dense model sees it: "谁负责近视防控?" → "近视防控"."""
+        query = analyze(text, self.plan)
+        return query.topic or query.normalized
+
     def ask(self, question: str, *, channel: Channel, **options: Unpack[AskOptions]) -> Reply:
         """Answer ``question``: within the stored conversation ``conversation_id``, or after the earlier
         questions ``history`` (a client that sends the whole conversation), or standalone."""
+        if (cached := self._repeated(question, options)) is not None:
+            return cached
         stream = self.stream(question, channel=channel, **options)
         for _ in stream:
             pass
         assert stream.reply is not None
         return stream.reply
 
+    def ask_now(self, question: str, *, channel: Channel, **options: Unpack[AskOptions]) -> Reply | None:
+        """``ask``, if the reply needs no waiting — no query vector to compute, no dictionary still loading, no
+        LLM to call; else None, and nothing is remembered or counted (then call ``ask`` from a worker thread).
+        Raises as ``ask`` does."""
+        if self.generator is not None:
+            return None
+        if (cached := self._repeated(question, options)) is not None:
+            return cached  # the commonest case, without entering the no-waiting block
+        try:
+            with no_waiting():
+                return self.ask(question, channel=channel, **options)
+        except WouldWait:
+            return None
+
     def stream(self, question: str, *, channel: Channel, **options: Unpack[AskOptions]) -> ReplyStream:
         """``ask``, yielding the text as it is ready. An invalid question raises before anything is yielded."""
         started = options.get("started")
         started = time.perf_counter() if started is None else started
-        text = self.validate(question)
+        if (cached := self._repeated(question, options)) is not None:
+            return ReplyStream(cached, sentence_pieces(cached.answer.text), lambda: cached)
         top_k = options.get("top_k") or self.config.answer.top_k
         conversation_id = options.get("conversation_id")
-        key = f"{channel.value}:{check_conversation_id(conversation_id)}" if conversation_id is not None else None
-        previous = self.sessions.last(key) if key else self._replay(options.get("history", ()), top_k)
-        turn = converse(self.plan, self.compose, previous, text, top_k)
+        history = options.get("history", ())
         generator = self.generator
+        standalone = conversation_id is None and not history and generator is None
+        text = self.validate(question)
+        key = f"{channel.value}:{check_conversation_id(conversation_id)}" if conversation_id is not None else None
+        previous = self.sessions.last(key) if key else self._replay(history, top_k)
+        turn = converse(self.plan, self.compose, previous, text, top_k)
         # The LLM cites tasks as 【第N项】 by number: a plan numbered per section (第三部分第2项) stays extractive.
         per_section = self.plan.numbering is Numbering.PER_SECTION
         generating = generator is not None and generator.applies(turn.answer) and not per_section
         admit = options.get("admit")
         if generating and admit is not None:
             admit()  # may refuse: before the turn is remembered, so a retry reads as the same question
+        draft = self._draft(turn, conversation_id)  # before remembering: ask_now may still give up in here
         if key:
             self.sessions.remember(key, turn)
-        draft = self._draft(turn, conversation_id)
+        if standalone:
+            self.reply_cache.put((question, top_k), draft)
         if generator is None or not generating:
             return ReplyStream(draft, sentence_pieces(draft.answer.text), lambda: draft)
         remaining = max(self.config.budgets.of(channel) - (time.perf_counter() - started), 0.1)
@@ -211,13 +260,25 @@ class AnsweringService:
 
         return ReplyStream(draft, generated, finish, cancel=getattr(generated, "cancel", None))
 
+    def _repeated(self, question: str, options: AskOptions) -> Reply | None:
+        """The reply to a standalone question asked before word for word (no conversation, no LLM)."""
+        if self.generator is not None or options.get("conversation_id") is not None or options.get("history"):
+            return None
+        cached = self.reply_cache.peek((question, options.get("top_k") or self.config.answer.top_k))
+        if cached is not None:
+            self.answer_cache.record(hit=True)
+        return cached
+
     def compose(self, question: str, top_k: int) -> Answer:
-        """The extractive answer to a standalone question, from the cache when asked before."""
+        """The extractive answer to a standalone question, from the cache when asked before. The look-up is
+        counted once its outcome stands (``ask_now`` may give up half-way, and ``ask`` then looks again)."""
         key = (normalize(question), top_k)
-        cached = self.answer_cache.get(key)
+        cached = self.answer_cache.peek(key)
+        hit = cached is not None
         if cached is None:
             cached = answer(self.index, question, self.config.answer, top_k)
             self.answer_cache.put(key, cached)
+        self.answer_cache.record(hit)
         return cached if cached.question == question else replace(cached, question=question)
 
     def search(self, query: str, retriever: Retriever = Retriever.HYBRID, k: int = 5) -> list[TaskHit]:

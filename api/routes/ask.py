@@ -1,4 +1,8 @@
-"""POST /ask and GET /search."""
+"""POST /ask and GET /search.
+
+Both are ``async``: what needs no waiting (a repeated question, a lookup, a query vector already known) is
+answered on the event loop; only the query embedding goes to the thread pool.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import PlanDep, ServiceDep
+from api.deps import PlanDep, ServiceDep, service_of
 from api.logs import reply_fields
-from api.schemas import AskRequest, AskResponse, SearchHitOut, SearchOut, error_responses
-from api.streams import AdmissionDep
+from api.render import Json
+from api.schemas import AskRequest, AskResponse, SearchHitOut, SearchOut, ask_body, error_responses
+from api.streams import admission_for
 from rag.retrieve import Retriever
 from rag.service import Channel
 
@@ -21,15 +26,20 @@ _BODY_ERRORS = error_responses(422, 413, 400)  # 400: a body that cannot be deco
 
 
 @router.post("/ask", response_model=AskResponse, responses=_BODY_ERRORS, summary="Answer a question with citations")
-def ask(body: AskRequest, service: ServiceDep, request: Request, admission: AdmissionDep) -> AskResponse:
+async def ask(body: AskRequest, request: Request) -> Json:
     """With a ``conversation_id``, follow-ups ("第二个呢?") resolve against that conversation's last turn."""
     started = time.perf_counter()
-    try:
-        reply = service.ask(body.question, channel=Channel.WEB, **body.options(started, admission))
-    finally:
-        admission.release()
+    service = service_of(request)
+    reply = service.ask_now(body.question, channel=Channel.WEB, **body.options(started))
+    if reply is None:  # a query to embed (or an LLM to ask, within the stream limits): off the event loop
+        admission = admission_for(request)
+        options = body.options(started, admission)
+        try:
+            reply = await run_in_threadpool(lambda: service.ask(body.question, channel=Channel.WEB, **options))
+        finally:
+            admission.release()
     request.state.log_fields = reply_fields(reply, body.question)
-    return AskResponse.of(reply, (time.perf_counter() - started) * 1000)
+    return Json(ask_body(reply, (time.perf_counter() - started) * 1000))
 
 
 @router.get("/search", response_model=SearchOut, responses=_ERRORS, summary="Retrieval only (for debugging)")

@@ -1,37 +1,65 @@
-"""Benchmarks of PlanQA next to the LangChain baseline. Figures are printed and written, never asserted.
+"""``planqa bench``: PlanQA's speed next to the LangChain baseline and a bare FastAPI app, measured in one run.
 
-- index build: parse + embed + persist the corpus (PlanQA) / split + embed + FAISS (LangChain);
-- cold start: process start to the first 200 from ``/health`` (PlanQA with a built index; the baseline embeds
-  its chunks at start-up, as the recipe does);
-- in-process latency of one question, over the gold questions (p50/p95);
-- HTTP: a real uvicorn on loopback, ``POST /ask`` from N concurrent clients (httpx, asyncio), bounded by a
-  request count and a time limit; throughput, p50/p95/p99, errors;
-- peak RSS (VmHWM) of the server process(es).
+- index build; in-process latency over the gold questions, without any cache (p50, p95, CPU time);
+- cold start: process start to the first 200 from ``/ready``, three times (bytecode compiled first, as an
+  installed server has it); the LangChain baseline embeds its chunks at start-up, as its recipe does;
+- HTTP with ``wrk`` against real servers on loopback (uvicorn, uvloop, httptools): the same question again
+  and again; questions the server has not seen (each once); a sweep of concurrency; ``GET /health``; a long
+  run at 64 connections; one run with a Python client for comparison. For each: throughput, p50/p99,
+  errors, and the server's CPU milliseconds per request;
+- the HTTP limit: a bare FastAPI app (no work at all) under the same load, and the ratios to it;
+- peak RSS per worker; ``--profile``: py-spy's top frames while PlanQA serves repeated and unseen questions.
 
-The load generator runs on the same machine as the server and takes part of its CPU.
+Figures are printed and written (``eval/reports/bench.md``, ``.json``, ``.png``), never asserted: on a shared
+machine they move with its load, which the report records. Ratios taken in the same run move much less.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import compileall
 import json
 import os
-import subprocess
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 
 from eval import report
+from eval.bench import summary
+from eval.bench.load import Load, have_wrk, python_client, question_bodies, wait_until_idle, wrk
+from eval.bench.servers import ROOT, Server, planqa_command, start, uvicorn_command
+from eval.bench.summary import CACHED, ENDURANCE, SAME, UNSEEN
 from eval.gold import load_gold
 
-ROOT = Path(__file__).resolve().parents[2]
-TARGETS = {"p50_ms": 30.0, "cold_start_s": 3.0, "throughput_rps": 200.0}
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+REPEATED = "谁负责近视防控?"  # the "repeated question" (SAME), again and again
+WARM_UP = "benchmark warm-up"
+TARGETS = {
+    "repeated_rps": 2500.0,  # one worker, 16 connections
+    "repeated_share_of_bare": 0.65,
+    "repeated_p99_ms": 20.0,
+    "unseen_rps_2_workers": 120.0,
+    "in_process_p50_ms": 15.0,
+    "times_langchain": 5.0,
+    "endurance_p99_ms": 250.0,  # 64 connections, repeated questions
+    "cold_start_s": 1.5,
+    "rss_mib_per_worker": 250.0,
+}
+
+
+def unseen_questions() -> list[str]:
+    """Every question we have, each once: the gold questions, the users' questions, and those written for other
+    plans (asked of this plan they are mostly refused — still a question to analyse, embed and answer)."""
+    questions = [q.question for q in load_gold()] + [q.question for q in load_gold(DATA / "users.jsonl")]
+    for path in sorted((DATA / "plans").glob("*.gold.jsonl")):
+        questions += [q.question for q in load_gold(path)]
+    return list(dict.fromkeys(questions))
 
 
 def percentiles(ms: list[float]) -> dict[str, float]:
@@ -39,147 +67,42 @@ def percentiles(ms: list[float]) -> dict[str, float]:
     return {f"p{q}_ms": round(float(np.percentile(a, q)), 2) for q in (50, 95, 99)}
 
 
-def in_process(ask, questions: list[str], passes: int) -> dict[str, float]:  # type: ignore[no-untyped-def]
-    ask("谁负责近视防控?")  # first call loads dictionaries
+def in_process(ask: Any, questions: list[str]) -> dict[str, float]:
+    ask(REPEATED)  # the first call loads dictionaries
     times, cpu = [], []
-    for _ in range(passes):
-        for q in questions:
-            started, started_cpu = time.perf_counter(), time.process_time()
-            ask(q)
-            times.append((time.perf_counter() - started) * 1000)
-            cpu.append((time.process_time() - started_cpu) * 1000)
+    for q in questions:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        ask(q)
+        times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - started_cpu) * 1000)
     # CPU time is what one question costs; wall time adds waiting for a core on a busy machine.
     return {"questions": len(times), **percentiles(times), "cpu_p50_ms": percentiles(cpu)["p50_ms"]}
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _ask(scenario: str, bodies: list[bytes], **run: Any) -> dict[str, Any]:
+    return {"scenario": scenario, "path": "/ask", "bodies": bodies, **run}
 
 
-def start(cmd: list[str], env: dict[str, str], timeout: float = 120.0) -> tuple[subprocess.Popen[bytes], str, float]:
-    """Start a server on a free loopback port; return it, its URL and the seconds until /health said 200."""
-    port = _free_port()
-    full_env = {
-        **os.environ,
-        **env,
-        "PLANQA_HOST": "127.0.0.1",
-        "PLANQA_PORT": str(port),
-        "PLANQA_LOG_LEVEL": "warning",
-    }
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [c.replace("{port}", str(port)) for c in cmd],
-        cwd=ROOT,
-        env=full_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    with httpx.Client(timeout=1.0) as client:
-        while time.perf_counter() - started < timeout:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"server exited with {proc.returncode}: {err[-2000:]}")
-            try:
-                if client.get(f"{url}/health").status_code == 200:
-                    return proc, url, time.perf_counter() - started
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.01)
-    stop(proc)
-    raise RuntimeError(f"server did not answer /health within {timeout:.0f} s")
+def _health(duration: float) -> dict[str, Any]:
+    return {"scenario": "health", "path": "/health", "method": "GET", "duration": duration}
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+def _say(what: str, value: Any) -> None:
+    print(f"{what}: {value}", flush=True)
 
 
-def _tree(pid: int) -> list[int]:
-    pids = [pid]
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return pids
-    for c in children:
-        pids += _tree(int(c))
-    return pids
-
-
-def peak_rss_mb(pid: int) -> float | None:
-    """Sum of VmHWM over the process and its children (uvicorn workers), in MiB; None off Linux."""
-    total = 0
-    for p in _tree(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return round(total / 1024, 1) if total else None
-
-
-async def _load(
-    url: str, questions: list[str], concurrency: int, max_requests: int, max_seconds: float, label: str
-) -> dict[str, Any]:
-    latencies: list[float] = []
-    errors = 0
-    issued = 0
-    deadline = time.perf_counter() + max_seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0) as client:
-
-        async def worker() -> None:
-            nonlocal issued, errors
-            while issued < max_requests and time.perf_counter() < deadline:
-                q = questions[issued % len(questions)]
-                issued += 1
-                t = time.perf_counter()
-                try:
-                    r = await client.post("/ask", json={"question": q})
-                    ok = r.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                latencies.append((time.perf_counter() - t) * 1000)
-                errors += not ok
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        wall = time.perf_counter() - started
-    return {
-        "label": label,
-        "concurrency": concurrency,
-        "requests": len(latencies),
-        "errors": errors,
-        "seconds": round(wall, 2),
-        "throughput_rps": round(len(latencies) / wall, 1),
-        **percentiles(latencies),
-    }
-
-
-def http_bench(cmd: list[str], env: dict[str, str], questions: list[str], args: argparse.Namespace) -> dict[str, Any]:
-    proc, url, cold = start(cmd, env)
-    try:
-        # First each question once (PlanQA's answer cache is cold: every request does the work), then the
-        # questions again and again (repeated questions come from the cache, as a FAQ's traffic would).
-        first = int(args.concurrency.split(",")[0])
-        levels = [asyncio.run(_load(url, questions, first, len(questions), args.duration, "each question once"))]
-        levels += [
-            asyncio.run(_load(url, questions, c, args.requests, args.duration, "repeated questions"))
-            for c in (int(x) for x in args.concurrency.split(","))
-        ]
-        rss = peak_rss_mb(proc.pid)
-    finally:
-        stop(proc)
-    return {"cold_start_s": round(cold, 2), "load": levels, "peak_rss_mb": rss}
+def _loads(server: Server, system: str, runs: list[dict[str, Any]], args: argparse.Namespace) -> list[Load]:
+    out = []
+    for run in runs:
+        wait_until_idle(server.pids())
+        if run.pop("python", False):
+            result = python_client(server.url, system=system, pids=server.pids(), workers=server.workers, **run)
+        else:
+            result = wrk(server.url, system=system, pids=server.pids(), workers=server.workers, **run)
+        server.sample_memory()
+        _say(f"{system} ({server.workers} worker(s)) {result.scenario}, {result.connections} connections", result)
+        out.append(result)
+    return out
 
 
 def main(args: argparse.Namespace, settings: Any) -> int:
@@ -190,131 +113,160 @@ def main(args: argparse.Namespace, settings: Any) -> int:
     from index.store import build_index, corpus_title
     from rag.service import Channel
 
+    if not have_wrk():
+        print("planqa bench: wrk is not installed: run `bash scripts/system-deps.sh` as root (apt-get install wrk)")
+        return 1
+    began = time.perf_counter()
+    meta: dict[str, Any] = {**report.machine(), "load_average_start": os.getloadavg()[0]}
     corpus = read_document(settings.corpus).text
-    questions = [q.question for q in load_gold()]
-    results: dict[str, Any] = {"planqa": {}, "langchain": {}}
+    gold = [q.question for q in load_gold()]
+    unseen = unseen_questions()
+    repeated = question_bodies([REPEATED])
+    levels = [int(c) for c in args.concurrency.split(",")]
+    results: dict[str, Any] = {"planqa": {}, "langchain": {}, "bare": {}, "loads": [], "profiles": {}}
+    loads: list[Load] = results["loads"]
+    d = args.duration
 
-    t = time.perf_counter()
     embeddings = load_embeddings(settings.embedding_model)
-    results["model_load_s"] = round(time.perf_counter() - t, 2)
+    # An installed server has its bytecode compiled (the first start writes it); so does the measured one.
+    for package in ("api", "config", "eval", "index", "rag"):
+        compileall.compile_dir(ROOT / package, quiet=1)
     with tempfile.TemporaryDirectory(prefix="planqa-bench-") as tmp:
         t = time.perf_counter()
         index = build_index(corpus, corpus_title(settings.corpus), Path(tmp), embeddings)
         results["planqa"]["index_build_s"] = round(time.perf_counter() - t, 2)
         results["planqa"]["chunks"] = len(index.chunks)
-        print(
-            f"PlanQA index build: {results['planqa']['index_build_s']} s ({len(index.chunks)} sentences)",
-            flush=True,
-        )
-        service = eval_service(settings, index)  # as the server answers, without the answer cache
-        results["planqa"]["in_process"] = in_process(
-            lambda q: service.ask(q, channel=Channel.EVAL), questions, args.passes
-        )
-        print(f"PlanQA in-process: {results['planqa']['in_process']}", flush=True)
-        cmd = [sys.executable, "-m", "api.cli", "serve", "--workers", str(args.workers)]
-        env = {"PLANQA_INDEX_DIR": tmp, "PLANQA_REBUILD_INDEX": "false", "PLANQA_RATE_LIMIT_PER_IP": "0"}
-        results["planqa"]["workers"] = args.workers
-        results["planqa"].update(http_bench(cmd, env, questions, args))
-        print(
-            f"PlanQA HTTP: {results['planqa']['load']}, cold start {results['planqa']['cold_start_s']} s, "
-            f"peak RSS {results['planqa']['peak_rss_mb']} MiB",
-            flush=True,
-        )
+        service = eval_service(settings, index)  # no caches: each question's own work
+        results["planqa"]["in_process"] = in_process(lambda q: service.ask(q, channel=Channel.EVAL), gold)
+        _say("PlanQA in-process", results["planqa"]["in_process"])
+        results["planqa"]["unseen_embedded_share"] = _embedded_share(settings, index, unseen)
+
+        env = {
+            "PLANQA_INDEX_DIR": tmp,
+            "PLANQA_REBUILD_INDEX": "false",
+            "PLANQA_RATE_LIMIT_PER_IP": str(10**9),  # the limiter runs (its cost counts) but never refuses
+            "PLANQA_LOG_LEVEL": "info",  # one access line per request, as in production (to a file)
+        }
+        starts = []
+        for _ in range(3):
+            server = start(planqa_command(1), env)
+            starts.append(server.start_s)
+            server.stop()
+        results["planqa"]["cold_start_s"] = round(statistics.median(starts), 2)
+        results["planqa"]["cold_starts_s"] = [round(s, 2) for s in starts]
+        _say("PlanQA cold start to /ready (s)", results["planqa"]["cold_starts_s"])
+
+        # The HTTP limit first, then PlanQA: close in time, under the same load of the machine.
+        bare = start(uvicorn_command("eval.bench.bare_app:app_factory"), {}, ready="/health")
+        try:
+            runs = [_health(d), *[_ask(SAME, repeated, connections=c, duration=d) for c in levels]]
+            loads += _loads(bare, "bare-fastapi", runs, args)
+            results["bare"]["peak_rss_mib"] = bare.peak_rss_mib()
+        finally:
+            bare.stop()
+
+        unseen_bodies = question_bodies(unseen)
+        one = start(planqa_command(1), env)
+        try:  # a fresh server: the unseen questions first, while nothing is cached
+            warm_up(one)
+            profiled = [(UNSEEN, _ask(UNSEEN, unseen_bodies, once=True)), (SAME, _ask(SAME, repeated, duration=d))]
+            for scenario, run in profiled:
+                wait_until_idle(one.pids())  # before the profile starts: it must not sample the last run's tail
+                profile = _profile(args, one, d)
+                loads += _loads(one, "planqa", [run], args)
+                results["profiles"][scenario] = profile.top() if profile else None
+            runs = [
+                _health(d),
+                *[_ask(SAME, repeated, connections=c, duration=d) for c in levels if c != 16],
+                *[_ask(CACHED, unseen_bodies, connections=c, duration=d) for c in levels],
+                _ask(CACHED, unseen_bodies, duration=d, python=True),
+            ]
+            if args.endurance:
+                runs.append(_ask(ENDURANCE, unseen_bodies, connections=64, duration=args.endurance))
+            loads += _loads(one, "planqa", runs, args)
+            results["planqa"]["peak_rss_mib"] = one.peak_rss_mib()
+        finally:
+            one.stop()
+
+        several = start(planqa_command(args.workers), env, workers=args.workers)
+        try:
+            warm_up(several)
+            runs = [_ask(UNSEEN, unseen_bodies, once=True), _ask(SAME, repeated, duration=d)]
+            loads += _loads(several, "planqa", runs, args)
+            results["planqa"]["peak_rss_mib_workers"] = several.peak_rss_mib()
+            results["planqa"]["cold_start_s_workers"] = round(several.start_s, 2)
+            results["planqa"]["workers"] = args.workers
+        finally:
+            several.stop()
 
     if not args.no_baseline:
         t = time.perf_counter()
         lc = LangChainBaseline(corpus, embeddings)
         results["langchain"]["index_build_s"] = round(time.perf_counter() - t, 2)
         results["langchain"]["chunks"] = len(lc.docs)
-        results["langchain"]["in_process"] = in_process(lc.ask, questions, args.passes)
-        cmd = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "eval.bench.baseline_app:app_factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "{port}",
-            "--log-level",
-            "warning",
-        ]
-        results["langchain"]["workers"] = 1
-        results["langchain"].update(http_bench(cmd, {}, questions, args))
-        print(f"LangChain: {results['langchain']}", flush=True)
+        results["langchain"]["in_process"] = in_process(lc.ask, gold)
+        _say("LangChain in-process", results["langchain"]["in_process"])
+        server = start(uvicorn_command("eval.bench.baseline_app:app_factory"), {}, ready="/health")
+        results["langchain"]["cold_start_s"] = round(server.start_s, 2)
+        try:
+            runs = [
+                _ask(UNSEEN, question_bodies(unseen), once=True),
+                *[_ask(SAME, repeated, connections=c, duration=d) for c in levels],
+            ]
+            loads += _loads(server, "langchain", runs, args)
+            results["langchain"]["peak_rss_mib"] = server.peak_rss_mib()
+        finally:
+            server.stop()
 
-    meta = {
-        **report.machine(),
-        "load_average": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
-        "command": "planqa bench " + " ".join(sys.argv[1:] if sys.argv[0].endswith("bench") else []),
-    }
+    meta["load_average_end"] = os.getloadavg()[0]
+    meta["seconds"] = round(time.perf_counter() - began)
+    meta["unseen_questions"] = len(unseen)
+    meta["command"] = "planqa bench " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["bench"] else sys.argv[1:])
+    results["loads"] = [x.row() for x in loads]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.json").write_text(json.dumps({"meta": meta, "targets": TARGETS, **results}, indent=1) + "\n")
-    md = markdown(meta, results, args)
+    summary.chart(results["loads"], args.out / "bench.png")
+    md = summary.markdown(meta, results, TARGETS)
     (args.out / "bench.md").write_text(md, encoding="utf-8")
     print("\n" + md)
-    print(f"wrote {args.out / 'bench.md'}, {args.out / 'bench.json'}")
+    print(f"wrote {args.out / 'bench.md'}, {args.out / 'bench.json'}, {args.out / 'bench.png'}")
     return 0
 
 
-def _row(label: str, a: Any, b: Any, target: str = "") -> str:
-    return f"| {label} | {a if a is not None else '—'} | {b if b is not None else '—'} | {target} |"
+def warm_up(server: Server) -> None:
+    """Before the first run: a question that needs the word dictionary, from enough connections to reach every
+    worker, so the runs measure a server that has finished starting (it loads the dictionary in the background
+    after /ready) — the question shares no topic with the unseen ones."""
+    wrk(server.url, system="warm-up", scenario="warm-up", path="/ask", bodies=question_bodies([WARM_UP]),
+        connections=16, duration=1.0)  # fmt: skip
+    wait_until_idle(server.pids())
 
 
-def markdown(meta: dict[str, Any], r: dict[str, Any], args: argparse.Namespace) -> str:
-    p, lc = r["planqa"], r.get("langchain") or {}
-    out = [
-        "# PlanQA benchmark",
-        "",
-        f"Run {meta['date']} on {meta['cpu']} ({meta['cores']} cores), Python {meta['python']}, commit "
-        f"{meta['commit'] or '?'}; load average at the end {meta['load_average']:.1f}. PlanQA served by "
-        f"{p.get('workers', 1)} uvicorn worker(s); the load generator shares the machine. "
-        f"Model load {r['model_load_s']} s. Regenerate: `planqa bench`.",
-        "",
-        "| figure | PlanQA | LangChain baseline | target |",
-        "|---|---:|---:|---|",
-        _row("index build (s)", p.get("index_build_s"), lc.get("index_build_s")),
-        _row("chunks", p.get("chunks"), lc.get("chunks")),
-        _row("cold start to /health (s)", p.get("cold_start_s"), lc.get("cold_start_s"), "< 3 s"),
-        _row(
-            "in-process p50 (ms)",
-            p["in_process"]["p50_ms"],
-            (lc.get("in_process") or {}).get("p50_ms"),
-            "< 30 ms",
-        ),
-        _row(
-            "in-process CPU time p50 (ms)",
-            p["in_process"]["cpu_p50_ms"],
-            (lc.get("in_process") or {}).get("cpu_p50_ms"),
-        ),
-        _row("in-process p95 (ms)", p["in_process"]["p95_ms"], (lc.get("in_process") or {}).get("p95_ms")),
-        _row("peak RSS of the server (MiB)", p.get("peak_rss_mb"), lc.get("peak_rss_mb")),
-    ]
-    other_levels = lc.get("load") or []
-    for i, level in enumerate(p.get("load", [])):
-        other = other_levels[i] if i < len(other_levels) else {}
-        name = f"HTTP {level['concurrency']} clients, {level['label']}"
-        out += [
-            _row(
-                f"{name}: requests / errors",
-                f"{level['requests']} / {level['errors']}",
-                f"{other.get('requests')} / {other.get('errors')}" if other else None,
-                "0 errors",
-            ),
-            _row(f"{name}: throughput (req/s)", level["throughput_rps"], other.get("throughput_rps"), "> 200"),
-            _row(
-                f"{name}: p50 / p95 / p99 (ms)",
-                f"{level['p50_ms']} / {level['p95_ms']} / {level['p99_ms']}",
-                f"{other.get('p50_ms')} / {other.get('p95_ms')} / {other.get('p99_ms')}" if other else None,
-            ),
-        ]
-    out += [
-        "",
-        f"Load: the {len(load_gold())} gold questions (lookups answered from the parsed plan, and questions "
-        'that need an embedding). "each question once": one pass, PlanQA\'s answer cache cold. "repeated '
-        f'questions": at most {args.requests} requests or {args.duration:.0f} s cycling through them, so PlanQA '
-        "answers most from its cache (the baseline has none). In-process figures are without the cache.",
-        "",
-    ]
-    return "\n".join(out)
+def _profile(args: argparse.Namespace, server: Server, seconds: float) -> Any:
+    if not args.profile:
+        return None
+    from eval.bench.profile import Recording
+
+    return Recording(server.worker_pids()[0], seconds)
+
+
+def _embedded_share(settings: Any, index: Any, questions: list[str]) -> float:
+    """The share of these questions whose answer needs a query vector (the rest are lookups by number or
+    unit, answered from the parsed plan), measured by asking a fresh service."""
+    from eval.run import eval_service
+    from index.errors import InvalidQuestionError
+    from index.waiting import WouldWait, no_waiting
+    from rag.service import Channel
+
+    service = eval_service(settings, index)
+    service.ask(REPEATED, channel=Channel.EVAL)  # the word dictionary loaded: only vectors can be missing
+    needs = 0
+    for q in questions:
+        try:
+            with no_waiting():
+                service.ask(q, channel=Channel.EVAL)
+        except WouldWait:
+            needs += 1
+        except InvalidQuestionError:
+            pass
+    return round(needs / len(questions), 3)

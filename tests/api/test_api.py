@@ -57,7 +57,12 @@ def test_ask_a_near_miss_offers_close_tasks(client):
     body = client.post("/ask", json={"question": "课后服务每天几点结束?"}).json()
     assert body["found"] is False and body["citations"] == [] and body["evidence"]["decision"] == "refuse"
     close = body["suggestions"]
-    assert close and close[0] == {"task": 12, "title": "全力推动城乡义务教育一体化发展", "lead_unit": "基教科"}
+    assert close and close[0] == {
+        "task": 12,
+        "title": "全力推动城乡义务教育一体化发展",
+        "lead_unit": "基教科",
+        "label": "第12项",
+    }
     assert "相关的可能是：第12项" in body["answer"]
 
 
@@ -149,3 +154,16 @@ def test_ready_503_before_the_index_loads_while_health_is_live(settings):
     assert c.get("/health").status_code == 200 and c.get("/health").json()["status"] == "starting"
     assert c.get("/ready").status_code == 503
     _error(c.post("/ask", json={"question": "谁负责近视防控?"}), 503)
+
+
+def test_ask_body_fills_every_field_of_the_schema(service):
+    """POST /ask serialises ``ask_body`` straight to JSON (no model on the hot path): it must fill every field
+    AskResponse declares — a field added to the schema but not there would silently vanish from /ask."""
+    from api.schemas import AskResponse, CitationOut, ask_body, citation_body
+    from rag.service import Channel
+
+    reply = service.ask("谁负责近视防控?", channel=Channel.WEB)
+    body = ask_body(reply, 1.0)
+    assert set(body) == set(AskResponse.model_fields)
+    assert set(citation_body(reply.answer.citations[0])) == set(CitationOut.model_fields)
+    assert AskResponse.model_validate(body).model_dump() == body

@@ -8,7 +8,7 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 
-from api.logs import JsonFormatter
+from api.logs import AccessLog, JsonFormatter
 from api.security import TokenBuckets
 from config.settings import Settings
 
@@ -96,3 +96,30 @@ def test_questions_logged_only_when_asked(started, caplog):
     c.post("/ask", json={"question": "课后服务归哪个科室管?"}, headers={"X-Request-ID": "req-43"})
     (record,) = [x for x in _request_records(caplog) if getattr(x, "request_id", "") == "req-43"]
     assert record.question == "课后服务归哪个科室管?"
+
+
+def test_access_lines_follow_the_log_level(client, caplog):
+    caplog.set_level(logging.WARNING, logger="planqa.access")  # PLANQA_LOG_LEVEL=warning
+    client.get("/tasks/8", headers={"X-Request-ID": "req-44"})
+    assert not [x for x in _request_records(caplog) if getattr(x, "request_id", "") == "req-44"]
+
+
+def test_the_line_written_straight_is_the_record_formatted():
+    """Under ``planqa serve`` the access line skips logging (orjson, straight to stderr): it must read exactly
+    as the JsonFormatter would have written the record, question dropped alike."""
+    fields = {"request_id": "r-1", "method": "POST", "route": "/ask", "path": "/ask", "status": 200,
+              "latency_ms": 1.25, "intent": "who", "found": True, "question": "谁负责近视防控?"}  # fmt: skip
+    written: list[bytes] = []
+    AccessLog(write=written.append).line(dict(fields))
+    (data,) = written
+    direct = json.loads(data)
+    assert data.endswith(b"\n") and data.count(b"\n") == 1
+    record = logging.getLogger("planqa.access").makeRecord("planqa.access", logging.INFO, __file__, 1, "request",
+                                                           (), None, extra=dict(fields))  # fmt: skip
+    formatted = json.loads(JsonFormatter().format(record))
+    formatted.pop("question")
+    assert direct.keys() == formatted.keys() and {k: v for k, v in direct.items() if k != "time"} == {
+        k: v for k, v in formatted.items() if k != "time"
+    }
+    AccessLog(log_questions=True, write=written.append).line(dict(fields))
+    assert json.loads(written[-1])["question"] == "谁负责近视防控?"
