@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, TypedDict, Unpack
 
+from index.catalog import PlanMeta
 from index.errors import InvalidQuestionError
 from index.model import Numbering, Plan, TaskHit
 from index.normalize import fold, normalize
@@ -38,7 +39,7 @@ from rag.limits import (
 )
 from rag.present import highlight_terms, sentence_pieces, with_inline_citations
 from rag.retrieve import Retriever, search
-from rag.sessions import SessionStore, check_conversation_id
+from rag.sessions import SessionStore, session_key
 from rag.turns import converse
 from rag.types import Answer, FollowUp, Turn
 
@@ -104,6 +105,7 @@ class Reply:
     highlight: tuple[str, ...] = ()  # question words worth highlighting in the cited text
     conversation_id: str | None = None
     generation: Generation | None = None  # what the LLM did, when it was asked
+    plan: PlanMeta | None = None  # the plan answered from (set by the library, rag/library.py)
 
 
 class ReplyStream:
@@ -187,7 +189,7 @@ class AnsweringService:
         text = self.validate(question)
         top_k = options.get("top_k") or self.config.answer.top_k
         conversation_id = options.get("conversation_id")
-        key = f"{channel.value}:{check_conversation_id(conversation_id)}" if conversation_id is not None else None
+        key = session_key(channel.value, conversation_id) if conversation_id is not None else None
         previous = self.sessions.last(key) if key else self._replay(options.get("history", ()), top_k)
         turn = converse(self.plan, self.compose, previous, text, top_k)
         generator = self.generator

@@ -59,6 +59,8 @@ class Citation:
     score: float
     ref: str = ""  # Task.ref: "12", or "3-2" in a plan numbered per section
     label: str = ""  # how the answer names the task: "第12项", "第三部分第2项"
+    plan: str = ""  # the plan's id, in a library of plans (rag/library.py)
+    plan_title: str = ""  # and its title
 
 
 class Decision(StrEnum):
@@ -128,6 +130,7 @@ class FollowUp(StrEnum):
     MORE = "more"  # 还有哪些?
     ORIGINAL = "original"  # 这项任务的原文
     TOPIC = "topic"  # 课后服务呢?
+    PLAN = "plan"  # 2022年呢? — the question before, asked of another plan of the library
 
 
 @dataclass(frozen=True)
