@@ -41,7 +41,7 @@ from rag.present import highlight_terms, sentence_pieces, with_inline_citations
 from rag.retrieve import Retriever, search
 from rag.sessions import SessionStore, session_key
 from rag.turns import converse
-from rag.types import Answer, FollowUp, Turn
+from rag.types import Answer, Comparison, FollowUp, Turn
 
 if TYPE_CHECKING:  # the LLM client (openai, langchain prompts) loads only when an LLM is configured
     from rag.answer_stream import Generation
@@ -106,6 +106,7 @@ class Reply:
     conversation_id: str | None = None
     generation: Generation | None = None  # what the LLM did, when it was asked
     plan: PlanMeta | None = None  # the plan answered from (set by the library, rag/library.py)
+    comparison: Comparison | None = None  # a year-over-year answer's plans and changes (rag/yoy.py)
 
 
 class ReplyStream:
