@@ -114,7 +114,11 @@ def evaluate_together(library: LibraryService, split: str) -> dict[str, Any]:
         alone = PlanQASystem(AnsweringService(entry.service.index, library.config), "alone")
         t_out, _ = run(together, questions)
         a_out, _ = run(alone, questions)
-        out[meta.id] = {"n": len(questions), "together": summarize(t_out)["accuracy"], "alone": summarize(a_out)["accuracy"]}
+        out[meta.id] = {
+            "n": len(questions),
+            "together": summarize(t_out)["accuracy"],
+            "alone": summarize(a_out)["accuracy"],
+        }
     return out
 
 
@@ -198,7 +202,9 @@ def table(results: dict[str, Any]) -> list[str]:
         "|---|---:|---:|---:|---:|",
     ]
     for plan_id, x in results["together"].items():
-        lines.append(f"| {plan_id} | {x['n']} | {x['alone']:.3f} | {x['together']:.3f} | {x['together'] - x['alone']:+.3f} |")
+        lines.append(
+            f"| {plan_id} | {x['n']} | {x['alone']:.3f} | {x['together']:.3f} | {x['together'] - x['alone']:+.3f} |"
+        )
     lines += [
         "",
         "| year over year | n | accuracy | comparisons | refusals |",

@@ -46,7 +46,8 @@ class PlanMeta:
 def check_plan_id(plan_id: str) -> str:
     if not isinstance(plan_id, str) or not PLAN_ID.fullmatch(plan_id):
         raise PlanConflictError(
-            f"计划编号无效：{plan_id!r}（应为小写字母、数字或 -_. ，至多64个字符）。Invalid plan id {plan_id!r}: use 1-64 "
+            f"计划编号无效：{plan_id!r}（应为小写字母、数字或 -_. ，至多64个字符）。"
+            f"Invalid plan id {plan_id!r}: use 1-64 "
             "lower-case letters, digits, '-', '_' or '.', starting with a letter or digit."
         )
     return plan_id

@@ -112,7 +112,9 @@ def diff_plans(old: Plan, new: Plan, threshold: float = MATCH_THRESHOLD) -> Plan
     pairs: dict[int, tuple[int, float]] = {}  # new position → (old position, similarity)
     if olds and news:
         rows, cols = linear_sum_assignment(-scores)
-        pairs = {int(c): (int(r), float(scores[r, c])) for r, c in zip(rows, cols, strict=True) if scores[r, c] >= threshold}
+        pairs = {
+            int(c): (int(r), float(scores[r, c])) for r, c in zip(rows, cols, strict=True) if scores[r, c] >= threshold
+        }
     matched_old = {r for r, _ in pairs.values()}
     changes: list[TaskChange] = []
     for j, task in enumerate(news):
@@ -124,7 +126,11 @@ def diff_plans(old: Plan, new: Plan, threshold: float = MATCH_THRESHOLD) -> Plan
     for i, task in enumerate(olds):  # dropped tasks after the change of the old task before them
         if i in matched_old:
             continue
-        before = next((k for k, c in enumerate(changes) if c.old is not None and c.old.key == olds[i - 1].key), None) if i else None
+        before = (
+            next((k for k, c in enumerate(changes) if c.old is not None and c.old.key == olds[i - 1].key), None)
+            if i
+            else None
+        )
         changes.insert(before + 1 if before is not None else len(changes), TaskChange(task, None))
     return PlanDiff(old, new, tuple(changes))
 
@@ -169,7 +175,8 @@ def compare_tasks(old: Task, new: Task, similarity: float = 1.0) -> TaskChange:
 
 def task_similarity(a: Task, b: Task) -> float:
     """How alike two tasks read, 0…1: bigram Dice of their whole text with figures masked. (Weighting the title
-    more would lose a task whose title was rewritten around the same body: 提升思想政治工作实效 → 推进思政课改革创新.)"""
+    more would lose a task whose title was rewritten around the same body:
+    提升思想政治工作实效 → 推进思政课改革创新.)"""
     return dice(mask(a.title + a.body), mask(b.title + b.body))
 
 

@@ -155,17 +155,19 @@ class PlanFolder:
         if not report.complete:
             missing = report.lines_read - report.lines_accounted
             raise PlanRejectedError(
-                f"计划文件有{missing}行无法归类，未添加。{name}: {missing} line(s) of the text are neither in the plan nor "
+                f"计划文件有{missing}行无法归类，未添加。"
+                f"{name}: {missing} line(s) of the text are neither in the plan nor "
                 "reported as dropped; nothing was changed (see the report).",
                 report,
             )
         described = plan_meta(Path(name), report.plan.title, given)
         with self._lock(exclusive=True):
-            current = {self._id_of(p): p for p in self.files()}
+            current = {plan_id_of(p): p for p in self.files()}
             old = current.get(described.id)
             if old is not None and not replace:
                 raise PlanConflictError(
-                    f"计划编号已存在：{described.id}。A plan with id {described.id!r} is already in the library: remove "
+                    f"计划编号已存在：{described.id}。"
+                    f"A plan with id {described.id!r} is already in the library: remove "
                     "it first, give another id, or replace it."
                 )
             index = build_index(source.text, described.title, self.index_dir(described.id), embeddings, progress)
@@ -177,7 +179,8 @@ class PlanFolder:
                 _write_atomic(target, data)
             except OSError as e:
                 raise IndexWriteError(
-                    f"计划文件写入失败：{target}。Could not write {target} ({e.strerror or e}): free disk space or make "
+                    f"计划文件写入失败：{target}。"
+                    f"Could not write {target} ({e.strerror or e}): free disk space or make "
                     f"{self.root} writable. The plan's index was built; add the file again to serve it."
                 ) from e
         log.info("plan added", extra={"event": "plan_added", "plan": described.id, "replaced": old is not None})
@@ -189,19 +192,15 @@ class PlanFolder:
         and delete its index. Returns where the file went. PlanNotFoundError for an unknown id."""
         self._check_writable()
         with self._lock(exclusive=True):
-            path = {self._id_of(p): p for p in self.files()}.get(plan_id)
+            path = {plan_id_of(p): p for p in self.files()}.get(plan_id)
             if path is None:
-                raise PlanNotFoundError(f"没有编号为 {plan_id} 的计划。No plan {plan_id!r} in the library: see GET /plans.")
+                raise PlanNotFoundError(
+                    f"没有编号为 {plan_id} 的计划。No plan {plan_id!r} in the library: see GET /plans."
+                )
             kept = self._set_aside(path, plan_id)
             shutil.rmtree(self.index_dir(plan_id), ignore_errors=True)
         log.info("plan removed", extra={"event": "plan_removed", "plan": plan_id, "kept": str(kept)})
         return kept
-
-    def _id_of(self, path: Path) -> str:
-        given = _given_id(path)
-        if given is not None:
-            return given
-        return plan_meta(path, parse_document(read_document(path), corpus_title(path)).title).id
 
     def _set_aside(self, path: Path, plan_id: str) -> Path:
         folder = self.root / ".removed" / f"{plan_id}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
@@ -214,7 +213,8 @@ class PlanFolder:
     def _check_writable(self) -> None:
         if not self.writable:
             raise PlanConflictError(
-                "单计划模式（PLANQA_CORPUS）不能增删计划。This library serves one file (PLANQA_CORPUS): set PLANQA_PLANS "
+                "单计划模式（PLANQA_CORPUS）不能增删计划。"
+                "This library serves one file (PLANQA_CORPUS): set PLANQA_PLANS "
                 "to a folder of plans to add or remove plans."
             )
 
@@ -226,7 +226,8 @@ class PlanFolder:
             lock = open(self.index_root / ".library.lock", "a")  # noqa: SIM115  (closed below)
         except OSError as e:
             raise IndexWriteError(
-                f"索引目录不可写：{self.index_root}。Cannot write {self.index_root} ({e.strerror or e}): make it writable."
+                f"索引目录不可写：{self.index_root}。"
+                f"Cannot write {self.index_root} ({e.strerror or e}): make it writable."
             ) from e
         with lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
@@ -245,6 +246,19 @@ def check_unique(plans: list[LoadedPlan]) -> None:
                 f"{p.meta.id!r} ({seen[p.meta.id]}, {p.path}): give one another id in its meta.json."
             )
         seen[p.meta.id] = p.path
+
+
+def plan_id_of(path: Path) -> str:
+    """The id of the plan file ``path``: its meta.json's, else its stem, else made from its title."""
+    given = _given_id(path)
+    return given if given is not None else describe(path).id
+
+
+def describe(path: Path) -> PlanMeta:
+    """The metadata of the plan file ``path`` (parsing it for its title)."""
+    meta = plan_meta(path, parse_document(read_document(path), corpus_title(path)).title)
+    given = _given_id(path)
+    return _with_id(meta, given) if given is not None else meta
 
 
 def _given_id(path: Path) -> str | None:

@@ -136,7 +136,8 @@ class LibraryService:
         if entry is None:
             if not shelf.entries:
                 raise PlanNotFoundError(
-                    "计划库中还没有计划。The library holds no plan yet: add one (planqa plans add FILE, or POST /plans)."
+                    "计划库中还没有计划。"
+                    "The library holds no plan yet: add one (planqa plans add FILE, or POST /plans)."
                 )
             known = ", ".join(shelf.entries)
             raise PlanNotFoundError(f"没有编号为 {plan_id} 的计划。No plan {plan_id!r} in the library; known: {known}.")
@@ -215,10 +216,10 @@ class LibraryService:
         """The plan's ``AnsweringService.stream`` for the plan the question goes to (see the module's doc)."""
         shelf = self._shelf
         text = self.validate(question)
-        asked = options.pop("plan", None)
+        asked = options.get("plan")
         conversation_id = options.get("conversation_id")
         key = session_key(channel.value, conversation_id) if conversation_id is not None else None
-        history = options.pop("history", ())
+        history = options.get("history", ())
         current = self.sessions.plan(key) if key else None
         current = current if current in shelf.entries else None
         earlier: list[str] = []
@@ -247,7 +248,14 @@ class LibraryService:
                 follow_up = standalone
         if key:
             self.sessions.remember_plan(key, target)
-        stream = entry.service.stream(standalone, channel=channel, **options, history=earlier)
+        plain = AskOptions(
+            conversation_id=conversation_id,
+            history=earlier,
+            top_k=options.get("top_k"),
+            started=options.get("started"),
+            admit=options.get("admit"),
+        )
+        stream = entry.service.stream(standalone, channel=channel, **plain)
         stamp = _Stamp(entry.meta, len(shelf.entries) > 1, follow_up)
         draft = stamp(stream.draft)
         return ReplyStream(draft, stamp.pieces(stream, draft), lambda: stamp(_finished(stream)), stream.cancel)
@@ -314,10 +322,7 @@ class LibraryService:
         ordered = dict(sorted(entries.items(), key=lambda kv: (kv[1].meta.issuer, -(kv[1].meta.year or 0), kv[0])))
         metas = [e.meta for e in ordered.values()]
         issuer = self.library.default_issuer or _most_plans(metas)
-        default = self.library.default_plan if self.library.default_plan in ordered else None
-        if default is None:
-            mine = [m for m in metas if m.issuer == issuer] or metas
-            default = max(mine, key=lambda m: (m.year or 0, m.id)).id if mine else None
+        default = default_plan_id(metas, self.library)
         year = self.library.current_year or time.localtime().tm_year
         texts = {k: normalize(_plan_text(e.plan)) for k, e in ordered.items()} if len(ordered) > 1 else {}
         return Shelf(ordered, PlanNames(metas, year), default, issuer, texts)
@@ -363,6 +368,16 @@ def _finished(stream: ReplyStream) -> Reply:
 
 def _plan_text(plan: Plan) -> str:
     return "\n".join([plan.title, *(t.text for t in plan.tasks), *(s.heading for s in plan.sections)])
+
+
+def default_plan_id(metas: Sequence[PlanMeta], config: LibraryConfig) -> str | None:
+    """PLANQA_DEFAULT_PLAN when the library has it, else the newest plan of the default issuer (PLANQA_DEFAULT_ISSUER,
+    else the issuer with the most plans)."""
+    if config.default_plan in {m.id for m in metas}:
+        return config.default_plan
+    issuer = config.default_issuer or _most_plans(metas)
+    mine = [m for m in metas if m.issuer == issuer] or list(metas)
+    return max(mine, key=lambda m: (m.year or 0, m.id)).id if mine else None
 
 
 def _most_plans(metas: Sequence[PlanMeta]) -> str:

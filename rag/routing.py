@@ -56,7 +56,8 @@ def issuer_kinds(path: Path = ISSUERS_FILE) -> tuple[IssuerKind, ...]:
 
 
 def issuer_kind(meta: PlanMeta) -> str:
-    """The issuer without its region: 青山市教育局 → 教育局; 中共澄湖市委人才工作领导小组办公室 → 人才工作领导小组办公室."""
+    """The issuer without its region: 青山市教育局 → 教育局;
+    中共澄湖市委人才工作领导小组办公室 → 人才工作领导小组办公室."""
     name = meta.issuer.removeprefix("中共")
     for prefix in (meta.region, meta.region_short):
         if prefix and name.startswith(prefix):

@@ -1,7 +1,8 @@
 """The session store: each conversation's last turn and its plan, by conversation id, bounded and expiring.
 
 Only the last turn is kept: follow-ups are read against the turn before and nothing older. In a library of plans
-the conversation's plan is kept too (a follow-up stays on it; a WeChat user's choice of plan lives here). Conversations are
+the conversation's plan is kept too (a follow-up stays on it; a WeChat user's choice of plan lives here).
+Conversations are
 forgotten ``ttl_seconds`` after their last turn, and the least recently used go first beyond
 ``max_conversations``. In memory, per process.
 """

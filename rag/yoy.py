@@ -87,7 +87,9 @@ def previous_plan(shelf: Shelf, plan_id: str) -> str | None:
     meta = shelf.entries[plan_id].meta
     if not meta.issuer or meta.year is None:
         return None
-    earlier = [e.meta for e in shelf.entries.values() if e.meta.issuer == meta.issuer and (e.meta.year or 0) < meta.year]
+    earlier = [
+        e.meta for e in shelf.entries.values() if e.meta.issuer == meta.issuer and (e.meta.year or 0) < meta.year
+    ]
     return max(earlier, key=lambda m: m.year or 0).id if earlier else None
 
 
@@ -105,12 +107,11 @@ class Comparisons:
         if (a.meta.year or 0, a.meta.id) > (b.meta.year or 0, b.meta.id):
             a, b = b, a
         if a.meta.id == b.meta.id:
-            raise ComparisonRefused(
-                f"不能把《{a.meta.title}》和它自己比较。Compare two different plans.", "same_plan"
-            )
+            raise ComparisonRefused(f"不能把《{a.meta.title}》和它自己比较。Compare two different plans.", "same_plan")
         if not a.meta.issuer or a.meta.issuer != b.meta.issuer:
             raise ComparisonRefused(
-                f"《{a.meta.title}》和《{b.meta.title}》出自不同的发文单位（{a.meta.issuer or '未知'}、{b.meta.issuer or '未知'}），"
+                f"《{a.meta.title}》和《{b.meta.title}》出自不同的发文单位"
+                f"（{a.meta.issuer or '未知'}、{b.meta.issuer or '未知'}），"
                 "不是同一单位前后年份的计划，不作年度比较；可以分别提问。"
                 f"{a.meta.id} and {b.meta.id} have different issuers: a year-over-year comparison needs two plans "
                 "of one issuer.",
@@ -285,3 +286,24 @@ def _topic(remainder: str) -> str:
     text = _NOT_TOPIC.sub("", normalize(remainder))
     text = re.sub(r"[\s,，。.?？!！、：:“”\"']+", "", text)
     return text if len(text) >= 2 else ""
+
+
+def describe_diff(old: PlanEntry, new: PlanEntry, diff: PlanDiff) -> str:
+    """The whole comparison as text (``planqa diff``): counts, then every change."""
+    labels = _labels(old, new)
+    names = {
+        "new": "新增",
+        "dropped": "不再列出",
+        "reworded": "表述调整",
+        "figures": "数字变化",
+        "lead_changed": "牵头单位变化",
+        "units_added": "增加单位",
+        "units_removed": "减少单位",
+        "same": "未变",
+    }
+    counts = "，".join(f"{names.get(k, k)}{n}项" for k, n in sorted(diff.counts().items()))
+    lines = [f"《{new.meta.title}》与《{old.meta.title}》相比（{counts}）："]
+    for change in diff.changes:
+        if Change.SAME not in change.kinds:
+            lines += describe(change, labels)
+    return "\n".join(lines)

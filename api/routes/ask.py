@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import PlanDep, ServiceDep
+from api.deps import ServiceDep
 from api.logs import reply_fields
 from api.schemas import AskRequest, AskResponse, SearchHitOut, SearchOut, error_responses
 from api.streams import AdmissionDep
+from index.catalog import PLAN_ID_PATTERN
 from rag.retrieve import Retriever
 from rag.service import Channel
 
@@ -35,12 +36,13 @@ def ask(body: AskRequest, service: ServiceDep, request: Request, admission: Admi
 @router.get("/search", response_model=SearchOut, responses=_ERRORS, summary="Retrieval only (for debugging)")
 async def search_plan(
     service: ServiceDep,
-    plan: PlanDep,
     q: Annotated[str, Query(min_length=1, description="查询（长度上限同提问）")],
     retriever: Retriever = Retriever.HYBRID,
     k: Annotated[int, Query(ge=1, le=50)] = 5,
+    plan: Annotated[str | None, Query(pattern=PLAN_ID_PATTERN, description="计划编号；不填按查询或默认")] = None,
 ) -> SearchOut:
     query = service.validate(q)
-    hits = await run_in_threadpool(service.search, q, retriever, k)  # embeds the query: off the event loop
-    titles = {t.key: t.title for t in plan.tasks}
-    return SearchOut(query=query, retriever=retriever.value, results=[SearchHitOut.of(h, titles[h.task]) for h in hits])
+    entry, hits = await run_in_threadpool(service.search, q, retriever, k, plan)  # embeds the query: off the loop
+    titles = {t.key: t.title for t in entry.plan.tasks}
+    results = [SearchHitOut.of(h, titles[h.task]) for h in hits]
+    return SearchOut(query=query, retriever=retriever.value, results=results, plan=entry.meta.id)
