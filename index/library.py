@@ -83,7 +83,9 @@ class PlanFolder:
         return self.single is None
 
     def index_dir(self, plan_id: str) -> Path:
-        return self.index_root / "plans" / check_plan_id(plan_id)
+        """``PLANQA_INDEX_DIR/plans/<id>``; a one-plan library (``PLANQA_CORPUS``) keeps its index where it always
+        was, ``PLANQA_INDEX_DIR`` itself."""
+        return self.index_root if self.single is not None else self.index_root / "plans" / check_plan_id(plan_id)
 
     def files(self) -> list[Path]:
         """The plan files, by name (hidden files, meta files and other types left out)."""
