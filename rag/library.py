@@ -100,7 +100,7 @@ class LibraryService:
         self.config = config or ServiceConfig()
         self.library = library or LibraryConfig()
         self.generator = generator
-        self.sessions = sessions or SessionStore()
+        self.sessions = sessions if sessions is not None else SessionStore()  # an empty store is falsy (len 0)
         self.folder, self.embeddings, self.rebuild = folder, embeddings, rebuild
         self.on_install: Callable[[AnsweringService], None] | None = None  # e.g. metrics on each answer cache
         self._lock = threading.Lock()
@@ -244,7 +244,7 @@ class LibraryService:
             previous = self.sessions.last(key)
             self.sessions.forget(key)
             if previous is not None and reading is not None and reading.plan == target and _BARE.match(standalone):
-                standalone = previous.resolved or previous.question  # "2022年呢?": that question, of 2022's plan
+                standalone = previous.base or previous.resolved or previous.question  # "2022年呢?": of that plan
                 follow_up = standalone
         if key:
             self.sessions.remember_plan(key, target)

@@ -161,7 +161,7 @@ class AnsweringService:
         self.index = index
         self.config = config or ServiceConfig()
         self.generator = generator
-        self.sessions = sessions or SessionStore()
+        self.sessions = sessions if sessions is not None else SessionStore()  # an empty store is falsy (len 0)
         # Answers to repeated standalone questions. The cache belongs to this service, which belongs to one
         # loaded index: a rebuilt index comes with a new service, so an old answer is never served.
         self.answer_cache: BoundedCache[tuple[str, int], Answer] = BoundedCache(self.config.answer_cache_size)
