@@ -191,8 +191,8 @@ def test_a_plan_added_by_the_cli_is_picked_up_by_the_server(server):  # type: ig
     import sys
     import time
 
-    url, folder, _ = server
-    env = {**os.environ, "PLANQA_PLANS": str(folder), "PLANQA_INDEX_DIR": str(Path(_index_dir(url)))}
+    url, folder, index_dir = server
+    env = {**os.environ, "PLANQA_PLANS": str(folder), "PLANQA_INDEX_DIR": str(index_dir)}
     out = subprocess.run(
         [sys.executable, "-m", "api.cli", "plans", "add", str(PLANS / "meixi-edu-2023.txt")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
