@@ -33,27 +33,28 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     import time
 
     from api.schemas import AskResponse
-    from config.wiring import build_service
+    from config.wiring import build_library
     from rag.service import Channel
 
-    service = build_service(settings)
+    library = build_library(settings)
     started = time.perf_counter()
-    reply = service.ask(args.question, channel=Channel.CLI, top_k=args.top_k)
+    reply = library.ask(args.question, channel=Channel.CLI, top_k=args.top_k, plan=args.plan)
     elapsed = (time.perf_counter() - started) * 1000
     if args.json:
         print(AskResponse.of(reply, elapsed).model_dump_json(indent=2))
         return 0
     print(reply.answer.text)
     for c in reply.answer.citations:
-        print(f"\n【第{c.task}项】{c.title}（{c.section}）\n  {c.excerpt}\n  责任单位：{'、'.join(c.units)}")
+        where = f"《{c.plan_title}》" if len(library.plans) > 1 and c.plan_title else ""
+        print(
+            f"\n{where}【{c.label or f'第{c.task}项'}】{c.title}（{c.section}）\n  {c.excerpt}\n"
+            f"  责任单位：{'、'.join(c.units)}"
+        )
     return 0
 
 
 def cmd_tasks(args: argparse.Namespace, settings: Settings) -> int:
-    from index.readers import parse_document, read_document
-    from index.store import corpus_title
-
-    plan = parse_document(read_document(settings.corpus), title=corpus_title(settings.corpus))
+    plan = _plan_of(settings, args.plan)
     if args.json:
         from api.schemas import TaskOut
 
@@ -67,6 +68,109 @@ def cmd_tasks(args: argparse.Namespace, settings: Settings) -> int:
     if plan.missing_refs or plan.missing_sections:
         gaps: list[int] | list[str] = list(plan.missing_tasks) or list(plan.missing_refs)  # refs ("2-3") per section
         print(f"\n缺失的任务编号: {gaps}  缺失的部分: {list(plan.missing_sections)}")
+    return 0
+
+
+def _plan_of(settings: Settings, plan_id: str | None):  # type: ignore[no-untyped-def]
+    """The parsed plan ``plan_id`` of the library (the default plan when None), read from its file."""
+    from config.wiring import library_config, plan_folder
+    from index.errors import PlanNotFoundError
+    from index.library import describe
+    from index.readers import parse_document, read_document
+    from index.store import corpus_title
+    from rag.library import default_plan_id
+
+    files = {m.id: (m, p) for p in plan_folder(settings).files() for m in [describe(p)]}
+    plan_id = plan_id or default_plan_id([m for m, _ in files.values()], library_config(settings))
+    if plan_id not in files:
+        raise PlanNotFoundError(f"没有编号为 {plan_id} 的计划。No plan {plan_id!r}; known: {', '.join(files)}.")
+    path = files[plan_id][1]
+    return parse_document(read_document(path), title=corpus_title(path))
+
+
+def cmd_plans_list(args: argparse.Namespace, settings: Settings) -> int:
+    from config.wiring import build_library
+
+    library = build_library(settings)
+    rows = [
+        {**m.as_dict(), "tasks": len(library.entry(m.id).plan.tasks), "default": m.id == library.default_plan}
+        for m in library.plans
+    ]
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    for r in rows:
+        mark = "*" if r["default"] else " "
+        print(f"{mark} {r['id']:<24} {r['year'] or '':<5} {r['issuer'] or '—':<24} {r['tasks']:>3} 项  {r['title']}")
+    print("\n* 默认计划 default plan")
+    return 0
+
+
+def cmd_plans_add(args: argparse.Namespace, settings: Settings) -> int:
+    """Check, index and add a plan file to PLANQA_PLANS; a running server picks it up within seconds."""
+    from config.wiring import plan_folder
+    from index.embeddings import load_embeddings
+    from index.errors import PlanRejectedError
+
+    path = Path(args.file)
+    folder = plan_folder(settings)
+    meta = {"title": args.title, "issuer": args.issuer, "region": args.region, "year": args.year}
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise PlanQAError(f"无法读取文件：{path}。Cannot read {path} ({e.strerror or e}).") from e
+    try:
+        added = folder.add(data, path.name, load_embeddings(settings.embedding_model), plan_id=args.id, meta=meta,
+                           replace=args.replace)  # fmt: skip
+    except PlanRejectedError as e:
+        print(e.report.render(), file=sys.stderr)  # type: ignore[attr-defined]
+        raise
+    m = added.plan.meta
+    print(added.report.render() if args.verbose else f"{len(added.report.warnings)} warning(s)")
+    verb = "replaced" if added.replaced else "added"
+    print(f"{verb} {m.id}: 《{m.title}》 ({len(added.plan.index.plan.tasks)} tasks) → {added.plan.path}")
+    return 0
+
+
+def cmd_plans_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from config.wiring import plan_folder
+
+    kept = plan_folder(settings).remove(args.id)
+    print(f"removed {args.id}; its file is kept at {kept}")
+    return 0
+
+
+def cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
+    """Two plans of one issuer compared task by task (older first, whatever the order given)."""
+    from config.wiring import build_library
+    from rag.yoy import describe_diff
+
+    library = build_library(settings)
+    old, new, diff = library.comparisons.diff(args.old, args.new)
+    if args.json:
+        from api.schemas_library import PlanDiffOut
+
+        print(PlanDiffOut.of(old, new, diff).model_dump_json(indent=2))
+        return 0
+    print(describe_diff(old, new, diff))
+    return 0
+
+
+def cmd_matrix(args: argparse.Namespace, settings: Settings) -> int:
+    """The responsibility matrix (任务分工表) of a plan, or of every plan (a sheet each), as .xlsx or .csv."""
+    from config.wiring import build_library
+    from index.matrix import matrix_csv, matrix_xlsx
+
+    library = build_library(settings)
+    entries = list(library.shelf.entries.values()) if args.id == "all" else [library.entry(args.id)]
+    out = Path(args.out or (f"{args.id}-任务分工表.{args.format}"))
+    if args.format == "csv":
+        if len(entries) != 1:
+            raise PlanQAError("CSV 只能导出一份计划。A CSV holds one plan: name it, or use --format xlsx for all.")
+        out.write_bytes(matrix_csv(entries[0].plan))
+    else:
+        out.write_bytes(matrix_xlsx([(e.meta.id, e.plan) for e in entries]))
+    print(f"wrote {out} ({', '.join(e.meta.id for e in entries)})")
     return 0
 
 
@@ -88,8 +192,10 @@ def cmd_index_build(args: argparse.Namespace, settings: Settings) -> int:
     from index.readers import read_document
     from index.store import build_index, corpus_title, open_index
 
-    corpus_path = Path(args.corpus) if args.corpus else settings.corpus
     embeddings = load_embeddings(settings.embedding_model)
+    if settings.plans is not None and not args.corpus:  # a plans folder: every plan's index (one with --plan)
+        return _build_folder(args, settings, embeddings)
+    corpus_path = Path(args.corpus) if args.corpus else settings.corpus
     _print_build_events()
     embedded = 0  # sentences this process embedded: 0 when the index was up to date, or another process built it
     with tqdm(total=0, unit="句", desc="embedding", disable=args.quiet) as bar:
@@ -110,6 +216,29 @@ def cmd_index_build(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     m = index.manifest
     print(f"built {index.path} ({m.chunks} sentences, {len(index.plan.tasks)} tasks, {m.model_id}, {m.dimension}-d)")
+    return 0
+
+
+def _build_folder(args: argparse.Namespace, settings: Settings, embeddings) -> int:  # type: ignore[no-untyped-def]
+    from config.wiring import plan_folder
+    from index.library import plan_id_of
+    from index.readers import read_document
+    from index.store import build_index, corpus_title
+
+    folder = plan_folder(settings)
+    _print_build_events()
+    files = [p for p in folder.files() if args.plan is None or plan_id_of(p) == args.plan]
+    if not files:
+        raise PlanQAError(f"没有编号为 {args.plan} 的计划。No plan {args.plan!r} in {settings.plans}.")
+    for path in files:
+        if args.if_needed:
+            loaded = folder.load(path, embeddings, True, rebuild_corrupt=True)
+            index = loaded.index
+        else:
+            plan_id = plan_id_of(path)
+            text = read_document(path).text
+            index = build_index(text, corpus_title(path), folder.index_dir(plan_id), embeddings)
+        print(f"{plan_id_of(path)}: {index.path} ({index.manifest.chunks} sentences, {len(index.plan.tasks)} tasks)")
     return 0
 
 
@@ -219,11 +348,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the API's JSON")
     p.add_argument("--top-k", type=int, default=None)
+    p.add_argument("--plan", help="the plan to answer from (default: the one the question names, else the default)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("tasks", help="list the plan's sections and tasks")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--plan", help="plan id (default: the default plan)")
     p.set_defaults(func=cmd_tasks)
+
+    p = sub.add_parser("diff", help="compare two plans of one issuer task by task (year over year)")
+    p.add_argument("old")
+    p.add_argument("new")
+    p.add_argument("--json", action="store_true", help="the API's JSON (GET /plans/{a}/diff/{b})")
+    p.set_defaults(func=cmd_diff)
+
+    p = sub.add_parser("matrix", help="write the responsibility matrix (任务分工表) as .xlsx or .csv")
+    p.add_argument("id", help="plan id, or 'all' (xlsx: a sheet per plan)")
+    p.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
+    p.add_argument("--out", help="file to write (default: <id>-任务分工表.<format>)")
+    p.set_defaults(func=cmd_matrix)
 
     p = sub.add_parser("index", help="manage the index")
     index_sub = p.add_subparsers(dest="index_command", required=True)
@@ -231,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--corpus", help="plan file: .txt, .docx, .pdf or .html (default: PLANQA_CORPUS)")
     b.add_argument("--quiet", action="store_true", help="no progress bar")
     b.add_argument("--if-needed", action="store_true", help="only when the index is missing, stale or corrupt")
+    b.add_argument("--plan", help="with PLANQA_PLANS: only this plan's index")
     b.set_defaults(func=cmd_index_build)
 
     p = sub.add_parser("plans", help="work with plan files")
@@ -240,6 +384,22 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--title", help="the plan's title (default: <file>.meta.json's, or the text's title line)")
     c.add_argument("--json", action="store_true", help="the report as JSON")
     c.set_defaults(func=cmd_plans_check)
+    c = plans_sub.add_parser("list", help="the plans served (PLANQA_PLANS, or PLANQA_CORPUS alone)")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_plans_list)
+    c = plans_sub.add_parser("add", help="check, index and add a plan file to PLANQA_PLANS")
+    c.add_argument("file", help="the plan: .txt, .docx, .pdf or .html")
+    c.add_argument("--id", help="plan id (default: the meta.json's, the file name, or region and year)")
+    c.add_argument("--title")
+    c.add_argument("--issuer")
+    c.add_argument("--region")
+    c.add_argument("--year", type=int)
+    c.add_argument("--replace", action="store_true", help="replace the plan of the same id")
+    c.add_argument("--verbose", action="store_true", help="print the whole check report")
+    c.set_defaults(func=cmd_plans_add)
+    c = plans_sub.add_parser("remove", help="stop serving a plan (its file is kept in .removed/)")
+    c.add_argument("id")
+    c.set_defaults(func=cmd_plans_remove)
 
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host")

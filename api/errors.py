@@ -23,6 +23,8 @@ from index.errors import (
     IndexStaleError,
     IndexWriteError,
     InvalidQuestionError,
+    PlanConflictError,
+    PlanNotFoundError,
     PlanParseError,
     PlanQAError,
     UnsupportedFormatError,
@@ -82,6 +84,10 @@ def error_response(
 def _status_of(e: PlanQAError) -> tuple[int, str]:
     if isinstance(e, InvalidQuestionError):
         return 422, "invalid_question"
+    if isinstance(e, PlanNotFoundError):
+        return 404, "plan_not_found"
+    if isinstance(e, PlanConflictError):
+        return 409, "plan_conflict"
     if isinstance(e, IndexMissingError | IndexStaleError | IndexCorruptError | IndexWriteError):
         return 503, "index_unavailable"
     if isinstance(e, UnsupportedFormatError):

@@ -1,8 +1,8 @@
 """The FastAPI application: wiring only. Routes live in ``api/routes/`` and ``api/wechat/``.
 
 Everything a request needs is built once, in the lifespan, onto ``app.state``: ``service`` (the answering
-service over the loaded index), ``settings``, and ``wechat`` (the configured WeChat accounts). Routes reach them
-through the dependencies in ``api/deps.py``.
+service: the library of plans, each with its index), ``settings``, and ``wechat`` (the configured WeChat
+accounts). Routes reach them through the dependencies in ``api/deps.py``.
 """
 
 from __future__ import annotations
@@ -12,41 +12,58 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from api.edge import EdgeMiddleware
 from api.errors import install_error_handlers
 from api.logs import AccessLog, configure_logging
 from api.metrics import observe_cache, route_templates
-from api.routes import ask, health, openai_compat, ops, page, plan, stream
+from api.routes import ask, health, library, openai_compat, ops, page, plan, stream
 from api.schemas import error_responses
 from api.security import AccessControl, TrustedProxies
 from api.streams import StreamLimits
+from api.watch import PlanWatcher
 from api.wechat import routes as wechat
 from api.wechat.accounts import build_accounts
 from config.settings import Settings, get_settings
-from config.wiring import build_service
+from config.wiring import build_library, single_library
 from index.errors import PlanQAError
+from rag.library import LibraryService
 from rag.service import AnsweringService
 
 log = logging.getLogger("planqa.api")
 
 
-def create_app(settings: Settings | None = None, service: AnsweringService | None = None) -> FastAPI:
-    """The app. Give ``service`` to share one already built (tests); otherwise it is built at start-up."""
+def create_app(settings: Settings | None = None, service: AnsweringService | LibraryService | None = None) -> FastAPI:
+    """The app. Give ``service`` to share one already built (tests: one plan's service, or a library); otherwise
+    the library the settings describe is built at start-up."""
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            ready = service or build_service(settings)
-            app.state.wechat = build_accounts(settings, ready.plan)
+            if isinstance(service, AnsweringService):
+                ready = single_library(settings, service)
+            elif service is not None:
+                ready = service
+            else:
+                ready = await run_in_threadpool(build_library, settings)
+            app.state.wechat = build_accounts(settings, ready)
         except (PlanQAError, ValueError) as e:  # say what is wrong and how to fix it, then let the server exit
             log.error(str(e), extra={"event": "startup_failed", "index_dir": str(settings.index_dir)})
             raise
-        observe_cache(ready)
+        ready.on_install = observe_cache
+        for entry in ready.shelf.entries.values():
+            observe_cache(entry.service)
         app.state.service = ready
-        log.info("index loaded", extra={"index_version": ready.index.manifest.version})
+        versions = {e.meta.id: e.service.index.manifest.version for e in ready.shelf.entries.values()}
+        log.info("index loaded", extra={"plans": versions})
+        watcher = PlanWatcher(ready) if ready.folder is not None and ready.folder.writable else None
+        if watcher is not None:
+            watcher.start()
         yield
+        if watcher is not None:
+            watcher.stop()
 
     app = FastAPI(
         title="PlanQA",
@@ -64,7 +81,8 @@ def create_app(settings: Settings | None = None, service: AnsweringService | Non
     # The one layer in front of the routes: request ids, the body limit, keys and rate limits, metrics, the
     # access log (api/edge.py).
     access = AccessControl(
-        settings.api_key_list,
+        # An admin key (PLANQA_ADMIN_API_KEYS) is an API key too: it may ask, and add or remove plans.
+        settings.api_key_list + settings.admin_key_list if settings.api_key_list else (),
         per_key=settings.rate_limit_per_key,
         per_ip=settings.rate_limit_per_ip,
         auth_failures=settings.rate_limit_auth_failures,
@@ -78,7 +96,7 @@ def create_app(settings: Settings | None = None, service: AnsweringService | Non
         routes=lambda: route_templates(app.routes),
     )
     install_error_handlers(app)
-    for module in (ask, stream, openai_compat, page, plan, health, ops, wechat):
+    for module in (ask, stream, openai_compat, page, plan, library, health, ops, wechat):
         app.include_router(module.router)
     return app
 

@@ -8,10 +8,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from index.catalog import PLAN_ID_PATTERN, PlanMeta
 from index.model import Section, Task, TaskHit
+from rag.library import LibraryAskOptions
 from rag.limits import CONVERSATION_ID_PATTERN
-from rag.service import AskOptions, Reply
-from rag.types import Citation, Evidence, Suggestion
+from rag.service import Reply
+from rag.types import Citation, Comparison, Evidence, Suggestion
 
 
 class AskRequest(BaseModel):
@@ -25,11 +27,37 @@ class AskRequest(BaseModel):
         pattern=CONVERSATION_ID_PATTERN,
         description="会话编号：同一编号下的追问（“第二个呢?”）按上一轮理解。Follow-ups resolve within this id",
     )
+    plan: str | None = Field(
+        None,
+        pattern=PLAN_ID_PATTERN,
+        description="计划编号（见 GET /plans）；不填则按问题中的年份、地区选择，否则为默认计划。"
+        "The plan to answer from",
+    )
 
-    def options(self, started: float, admit: Callable[[], None] | None = None) -> AskOptions:
+    def options(self, started: float, admit: Callable[[], None] | None = None) -> LibraryAskOptions:
         """How the service is to take the question (``started``: the request's arrival, for the LLM budget;
         ``admit``: takes a place for an LLM answer, see api/streams.py)."""
-        return AskOptions(conversation_id=self.conversation_id, top_k=self.top_k, started=started, admit=admit)
+        return LibraryAskOptions(
+            conversation_id=self.conversation_id, top_k=self.top_k, started=started, admit=admit, plan=self.plan
+        )
+
+
+class PlanRefOut(BaseModel):
+    """The plan an answer or citation comes from."""
+
+    id: str
+    title: str
+    issuer: str = ""
+    region: str = ""
+    year: int | None = None
+
+    @classmethod
+    def of(cls, m: PlanMeta) -> PlanRefOut:
+        return cls.model_validate(plan_body(m))
+
+
+def plan_body(m: PlanMeta) -> dict[str, Any]:
+    return {"id": m.id, "title": m.title, "issuer": m.issuer, "region": m.region, "year": m.year}
 
 
 class CitationOut(BaseModel):
@@ -42,6 +70,8 @@ class CitationOut(BaseModel):
     units: list[str]
     lead_unit: str | None
     score: float
+    plan: str = Field("", description="The plan's id (GET /plans)")
+    plan_title: str = Field("", description="The plan's title")
 
     @classmethod
     def of(cls, c: Citation) -> CitationOut:
@@ -60,7 +90,33 @@ def citation_body(c: Citation) -> dict[str, Any]:
         "units": list(c.units),
         "lead_unit": c.lead_unit,
         "score": c.score,
+        "plan": c.plan,
+        "plan_title": c.plan_title,
     }
+
+
+class ChangeRefOut(BaseModel):
+    old_ref: str | None
+    new_ref: str | None
+    kinds: list[str]
+
+
+class ComparisonOut(BaseModel):
+    """A year-over-year answer: the plans compared (older first) and the changes reported, or why not."""
+
+    old: str | None
+    new: str | None
+    refused: str = Field("", description="different_issuers | no_other_year | '' (compared)")
+    changes: list[ChangeRefOut] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, c: Comparison) -> ComparisonOut:
+        return cls.model_validate(comparison_body(c))
+
+
+def comparison_body(c: Comparison) -> dict[str, Any]:
+    changes = [{"old_ref": x.old_ref, "new_ref": x.new_ref, "kinds": list(x.kinds)} for x in c.changes]
+    return {"old": c.old, "new": c.new, "refused": c.refused, "changes": changes}
 
 
 class SignalsOut(BaseModel):
@@ -131,6 +187,8 @@ class AskResponse(BaseModel):
     suggestions: list[SuggestionOut] = Field(
         default_factory=list, description="With found: false, the closest tasks (相关的可能是…)"
     )
+    plan: PlanRefOut | None = Field(None, description="The plan answered from")
+    comparison: ComparisonOut | None = Field(None, description="For a year-over-year question (intent compare)")
 
     @classmethod
     def of(cls, reply: Reply, elapsed_ms: float) -> AskResponse:
@@ -155,6 +213,8 @@ def ask_body(reply: Reply, elapsed_ms: float) -> dict[str, Any]:
         "highlight": list(reply.highlight),
         "evidence": evidence_body(a.evidence) if a.evidence else None,
         "suggestions": [suggestion_body(x) for x in a.suggestions],
+        "plan": plan_body(reply.plan) if reply.plan else None,
+        "comparison": comparison_body(reply.comparison) if reply.comparison else None,
     }
 
 
@@ -254,13 +314,15 @@ class SearchOut(BaseModel):
     query: str
     retriever: str
     results: list[SearchHitOut]
+    plan: str = Field("", description="The plan searched")
 
 
 class HealthOut(BaseModel):
     status: str
     index_version: str | None = None
     model: str | None = None
-    tasks: int | None = None
+    tasks: int | None = None  # of the default plan
+    plans: int | None = None  # plans served
 
 
 class ErrorBody(BaseModel):

@@ -24,7 +24,23 @@ DEFAULT_CORPUS = ROOT / "data" / "pingxiang-2021-education-work-plan.txt"
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PLANQA_", frozen=True, extra="ignore")
 
-    corpus: Path = Field(DEFAULT_CORPUS, description="The plan file: .txt (UTF-8 or GB18030), .docx, .pdf or .html")
+    corpus: Path = Field(
+        DEFAULT_CORPUS,
+        description="One plan file served as a one-plan library when PLANQA_PLANS is unset: .txt, .docx, .pdf, .html",
+    )
+    plans: Path | None = Field(
+        None, description="The plans folder: every plan file in it is served (unset: PLANQA_CORPUS alone)"
+    )
+    default_plan: str = Field("", description="Plan id answered when a question names none (unset: see below)")
+    default_issuer: str = Field(
+        "", description="Issuer whose newest plan is the default (unset: the issuer with the most plans)"
+    )
+    current_year: int | None = Field(
+        None, ge=1900, le=2200, description="What 今年 means when choosing a plan (unset: the clock's year)"
+    )
+    admin_api_keys: str = Field(
+        "", repr=False, description="Comma-separated bearer tokens that may add and remove plans over HTTP"
+    )
     index_dir: Path = Field(ROOT / "var" / "index", description="Where the index is built and loaded")
     embedding_model: str = Field(
         DEFAULT_MODEL, description="multilingual-e5-small (bundled) or a sentence-transformers folder"
@@ -129,6 +145,26 @@ class Settings(BaseSettings):
     @property
     def api_key_list(self) -> tuple[str, ...]:
         return tuple(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+    @property
+    def admin_key_list(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in self.admin_api_keys.split(",") if k.strip())
+
+    @model_validator(mode="after")
+    def _one_source_of_plans(self) -> Settings:
+        if self.plans is not None and "corpus" in self.model_fields_set:
+            raise ValueError(
+                "PLANQA_PLANS and PLANQA_CORPUS are both set: PLANQA_PLANS serves a folder of plans, PLANQA_CORPUS one "
+                "file; unset one"
+            )
+        return self
+
+    @field_validator("plans")
+    @classmethod
+    def _plans_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"PLANQA_PLANS: no such folder {value}; create it, or point it at the folder of plans")
+        return value
 
     @property
     def llm_enabled(self) -> bool:

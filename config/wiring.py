@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from config.settings import Settings
-from index.embeddings import load_embeddings
+from index.catalog import plan_meta
+from index.embeddings import PlanQAEmbeddings, load_embeddings
+from index.library import PlanFolder
 from index.store import PlanIndex, Progress, open_index
 from rag.answer import AnswerConfig
+from rag.library import LibraryConfig, LibraryService
 from rag.service import AnsweringService, Budgets, ServiceConfig
 from rag.sessions import SessionConfig, SessionStore
+
+if TYPE_CHECKING:
+    from rag.generator import Generator
 
 
 def load_index(settings: Settings, progress: Progress | None = None) -> PlanIndex:
@@ -42,6 +50,60 @@ def build_service(
     """The answering service for ``settings``: the index (loaded unless given), the LLM step when
     ``PLANQA_LLM_*`` is set (or ``llm`` says otherwise), and a session store."""
     index = index or load_index(settings)
+    generator = build_generator(settings, llm)
+    return AnsweringService(index, config or service_config(settings), generator, build_sessions(settings))
+
+
+def plan_folder(settings: Settings) -> PlanFolder:
+    """The plans the settings name: the folder PLANQA_PLANS, or the one file PLANQA_CORPUS (whose index stays
+    where it always was, PLANQA_INDEX_DIR itself)."""
+    if settings.plans is not None:
+        return PlanFolder(settings.plans, settings.index_dir)
+    return PlanFolder(settings.corpus.parent, settings.index_dir, single=settings.corpus)
+
+
+def library_config(settings: Settings) -> LibraryConfig:
+    return LibraryConfig(settings.default_plan, settings.default_issuer, settings.current_year)
+
+
+def build_library(
+    settings: Settings,
+    *,
+    config: ServiceConfig | None = None,
+    llm: bool | None = None,
+    embeddings: PlanQAEmbeddings | None = None,
+    progress: Progress | None = None,
+) -> LibraryService:
+    """The library the settings describe: every plan loaded (built when missing or stale, if allowed), one
+    answering service each, one session store and LLM step shared."""
+    folder = plan_folder(settings)
+    embeddings = embeddings or load_embeddings(settings.embedding_model)
+    plans = folder.load_all(embeddings, settings.rebuild_index, progress)
+    return LibraryService(
+        plans,
+        config or service_config(settings),
+        library_config(settings),
+        build_generator(settings, llm),
+        build_sessions(settings),
+        folder=folder,
+        embeddings=embeddings,
+        rebuild=settings.rebuild_index,
+    )
+
+
+def single_library(settings: Settings, service: AnsweringService) -> LibraryService:
+    """A one-plan library around ``service`` (built elsewhere: tests, the evaluation), with the settings' folder
+    (so a plan folder's plans can still be added)."""
+    path = settings.corpus if settings.plans is None else service.index.path
+    meta = plan_meta(path, service.plan.title)
+    library = LibraryService(
+        [(meta, service)], service.config, library_config(settings), service.generator, service.sessions
+    )
+    return library
+
+
+def build_generator(settings: Settings, llm: bool | None = None) -> Generator | None:
+    """The LLM step when ``PLANQA_LLM_*`` is set (or ``llm`` says otherwise)."""
     use_llm = settings.llm_enabled if llm is None else llm
     generator = None
     if use_llm:
@@ -62,7 +124,10 @@ def build_service(
                 max_tokens=settings.llm_max_tokens,
             )
         )
-    sessions = SessionStore(
+    return generator
+
+
+def build_sessions(settings: Settings) -> SessionStore:
+    return SessionStore(
         SessionConfig(ttl_seconds=settings.conversation_ttl_s, max_conversations=settings.max_conversations)
     )
-    return AnsweringService(index, config or service_config(settings), generator, sessions)

@@ -34,6 +34,11 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="score a fixture plan of eval/data/plans (or 'all'): index it in a temp folder, ask its gold questions",
     )
+    p.add_argument(
+        "--library",
+        action="store_true",
+        help="serve Pingxiang and the fixture plans together: routing, each plan together vs alone, year over year",
+    )
     p.add_argument("--retriever", choices=["hybrid", "dense", "bm25"], default="hybrid")
     p.add_argument("--url", help="evaluate a running server (POST URL/ask) instead of in-process")
     p.add_argument("--compare", action="store_true", help="also score the baselines, side by side")
@@ -58,6 +63,10 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_eval(args: argparse.Namespace, settings: Any) -> int:
+    if args.library:
+        from eval.library import main as library_main
+
+        return library_main(args, settings)
     if args.plan:
         from eval.plans import main as plans_main
 

@@ -24,6 +24,7 @@ import numpy as np
 from index.errors import InvalidQuestionError
 from index.normalize import normalize
 from index.store import PlanIndex
+from rag.library import LibraryService
 from rag.retrieve import Retriever
 from rag.service import AnsweringService, Channel, Reply
 
@@ -38,6 +39,7 @@ class Prediction:
     text: str  # what the user reads
     ms: float  # wall time of this one question
     intent: str = ""
+    plan: str = ""  # in a library of plans: the plan of the first citation (of the reply, when none)
 
 
 class System(Protocol):
@@ -50,15 +52,19 @@ class PlanQASystem:
     """The answering service, asked as every channel asks it. Build it without an answer cache
     (``answer_cache_size=0``) so that each question's latency is its own work, not a look-up."""
 
-    def __init__(self, service: AnsweringService, name: str = "planqa") -> None:
+    def __init__(self, service: AnsweringService | LibraryService, name: str = "planqa", plan: str | None = None):
         self.service = service
         self.name = name
+        self.plan = plan  # a library's plan to ask (as /ask's ``plan``); None: the question's or the default
         self.replies: list[Reply] = []  # every reply, for reports on what the LLM step did
 
     def ask(self, question: str) -> Prediction:
         started = time.perf_counter()
         try:
-            reply = self.service.ask(question, channel=Channel.EVAL)
+            if self.plan is not None and isinstance(self.service, LibraryService):
+                reply = self.service.ask(question, channel=Channel.EVAL, plan=self.plan)
+            else:
+                reply = self.service.ask(question, channel=Channel.EVAL)
         except InvalidQuestionError as e:
             return Prediction(False, (), (), str(e), (time.perf_counter() - started) * 1000, "invalid")
         ms = (time.perf_counter() - started) * 1000
@@ -66,7 +72,8 @@ class PlanQASystem:
         a = reply.answer
         first = a.citations[0].units if a.citations else ()
         refs = tuple(c.ref or str(c.task) for c in a.citations)
-        return Prediction(a.found, refs, tuple(first), a.text, ms, a.intent.value)
+        plan = a.citations[0].plan if a.citations else (reply.plan.id if reply.plan else "")
+        return Prediction(a.found, refs, tuple(first), a.text, ms, a.intent.value, plan)
 
 
 class HttpSystem:

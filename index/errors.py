@@ -55,3 +55,19 @@ class DocumentError(PlanQAError):
 
 class UnsupportedFormatError(DocumentError):
     """A plan file of a type PlanQA does not read (the suffix names no reader)."""
+
+
+class PlanNotFoundError(PlanQAError):
+    """A plan id the library does not hold."""
+
+
+class PlanConflictError(PlanQAError):
+    """A plan id already taken (adding without replacing), or a change the library cannot make now."""
+
+
+class PlanRejectedError(PlanQAError):
+    """A plan file refused on upload: it reads, but its check report shows lines unaccounted for."""
+
+    def __init__(self, message: str, report: object) -> None:
+        super().__init__(message)
+        self.report = report  # the index.check.PlanReport, returned with the refusal

@@ -35,3 +35,6 @@ LLM_BUDGET_OPENAI_S = 30.0  # /v1/chat/completions
 MAX_LLM_STREAMS = 16  # at once, all clients together (PLANQA_MAX_LLM_STREAMS); the worker thread pool has 40
 MAX_STREAMS_PER_CLIENT = 4  # at once per API key, or per client address without one (0: no per-client limit)
 STREAMS_RETRY_AFTER_S = 5  # Retry-After of the 503 when either limit is reached
+
+# The plan library (rag/library.py, api/watch.py).
+PLANS_POLL_S = 2.0  # how often a server process looks for plans added or removed by another process

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING, TypedDict, Unpack
 
+from index.catalog import PlanMeta
 from index.embeddings import QueryVectors
 from index.errors import InvalidQuestionError
 from index.model import Numbering, Plan, TaskHit
@@ -51,9 +52,9 @@ from rag.limits import (
 from rag.present import highlight_terms, sentence_pieces, with_inline_citations
 from rag.query import analyze
 from rag.retrieve import Retriever, search
-from rag.sessions import SessionStore, check_conversation_id
+from rag.sessions import SessionStore, session_key
 from rag.turns import converse
-from rag.types import Answer, FollowUp, Turn
+from rag.types import Answer, Comparison, FollowUp, Turn
 
 if TYPE_CHECKING:  # the LLM client (openai, langchain prompts) loads only when an LLM is configured
     from rag.answer_stream import Generation
@@ -120,6 +121,8 @@ class Reply:
     highlight: tuple[str, ...] = ()  # question words worth highlighting in the cited text
     conversation_id: str | None = None
     generation: Generation | None = None  # what the LLM did, when it was asked
+    plan: PlanMeta | None = None  # the plan answered from (set by the library, rag/library.py)
+    comparison: Comparison | None = None  # a year-over-year answer's plans and changes (rag/yoy.py)
 
 
 class ReplyStream:
@@ -179,7 +182,7 @@ class AnsweringService:
         )
         self.index = replace(index, embeddings=vectors)
         self.generator = generator
-        self.sessions = sessions or SessionStore()
+        self.sessions = sessions if sessions is not None else SessionStore()  # an empty store is falsy (len 0)
         # Answers to standalone questions, by normalised question (what a follow-up resolves to lands here too).
         self.answer_cache: BoundedCache[tuple[str, int], Answer] = BoundedCache(self.config.answer_cache_size)
         # Whole replies to standalone questions asked again word for word, by question as asked.
@@ -235,7 +238,7 @@ class AnsweringService:
         generator = self.generator
         standalone = conversation_id is None and not history and generator is None
         text = self.validate(question)
-        key = f"{channel.value}:{check_conversation_id(conversation_id)}" if conversation_id is not None else None
+        key = session_key(channel.value, conversation_id) if conversation_id is not None else None
         previous = self.sessions.last(key) if key else self._replay(history, top_k)
         turn = converse(self.plan, self.compose, previous, text, top_k)
         # The LLM cites tasks as 【第N项】 by number: a plan numbered per section (第三部分第2项) stays extractive.

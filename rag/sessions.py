@@ -1,6 +1,8 @@
-"""The session store: each conversation's last turn, by conversation id, bounded and expiring.
+"""The session store: each conversation's last turn and its plan, by conversation id, bounded and expiring.
 
-Only the last turn is kept: follow-ups are read against the turn before and nothing older. Conversations are
+Only the last turn is kept: follow-ups are read against the turn before and nothing older. In a library of plans
+the conversation's plan is kept too (a follow-up stays on it; a WeChat user's choice of plan lives here).
+Conversations are
 forgotten ``ttl_seconds`` after their last turn, and the least recently used go first beyond
 ``max_conversations``. In memory, per process.
 """
@@ -31,6 +33,9 @@ class SessionStore:
         self._turns: BoundedCache[str, Turn] = BoundedCache(
             self.config.max_conversations, ttl=self.config.ttl_seconds, clock=clock
         )
+        self._plans: BoundedCache[str, str] = BoundedCache(
+            self.config.max_conversations, ttl=self.config.ttl_seconds, clock=clock
+        )
 
     def last(self, conversation_id: str) -> Turn | None:
         """The conversation's last turn; None when unknown or expired."""
@@ -39,8 +44,24 @@ class SessionStore:
     def remember(self, conversation_id: str, turn: Turn) -> None:
         self._turns.put(conversation_id, turn)
 
+    def forget(self, conversation_id: str) -> None:
+        """Drop the last turn (the conversation moved to another plan: its tasks are not this plan's)."""
+        self._turns.pop(conversation_id)
+
+    def plan(self, conversation_id: str) -> str | None:
+        """The plan the conversation is on (a library's plan id); None when unknown or expired."""
+        return self._plans.get(conversation_id)
+
+    def remember_plan(self, conversation_id: str, plan_id: str) -> None:
+        self._plans.put(conversation_id, plan_id)
+
     def __len__(self) -> int:
         return len(self._turns)
+
+
+def session_key(channel: str, conversation_id: str) -> str:
+    """Conversations are namespaced by channel: an API caller who knows a WeChat OpenID cannot steer it."""
+    return f"{channel}:{check_conversation_id(conversation_id)}"
 
 
 def check_conversation_id(conversation_id: str) -> str:

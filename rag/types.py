@@ -18,6 +18,7 @@ class Intent(StrEnum):
     SECTION = "section"  # 第四部分讲什么?
     FACT = "fact"  # 大班额比例控制在多少? 职业教育有哪些措施?
     ROUNDUP = "roundup"  # 跟教师有关的任务有哪些? — every task on a topic, each with its lead unit
+    COMPARE = "compare"  # 近视防控今年和去年比有什么变化? — two plans of one issuer (rag/yoy.py)
     OUT_OF_SCOPE = "out_of_scope"  # 明天天气怎么样?
 
 
@@ -59,6 +60,8 @@ class Citation:
     score: float
     ref: str = ""  # Task.ref: "12", or "3-2" in a plan numbered per section
     label: str = ""  # how the answer names the task: "第12项", "第三部分第2项"
+    plan: str = ""  # the plan's id, in a library of plans (rag/library.py)
+    plan_title: str = ""  # and its title
 
 
 class Decision(StrEnum):
@@ -128,6 +131,7 @@ class FollowUp(StrEnum):
     MORE = "more"  # 还有哪些?
     ORIGINAL = "original"  # 这项任务的原文
     TOPIC = "topic"  # 课后服务呢?
+    PLAN = "plan"  # 2022年呢? — the question before, asked of another plan of the library
 
 
 @dataclass(frozen=True)
@@ -144,3 +148,22 @@ class Turn:
     listing: tuple[int, ...] = ()  # task numbers "第二个" counts in
     shown: tuple[int, ...] = ()  # tasks already cited for ``base``
     focus: int | None = None  # the task "它" / "这项任务" means
+
+
+@dataclass(frozen=True)
+class ChangeRef:
+    """One task's change between two plans, as a comparison reports it."""
+
+    old_ref: str | None  # the task in the older plan (None: new)
+    new_ref: str | None  # in the newer plan (None: dropped)
+    kinds: tuple[str, ...]  # new, dropped, reworded, figures, lead_changed, units_added, units_removed, same
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What a year-over-year answer compared: the two plans, the changes it reports, or why it would not."""
+
+    old: str | None  # plan ids (None: the library has no such plan)
+    new: str | None
+    refused: str = ""  # "different_issuers", "no_other_year"; "" when compared
+    changes: tuple[ChangeRef, ...] = ()

@@ -12,18 +12,26 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.schemas import HealthOut
-from rag.service import AnsweringService
+from rag.library import LibraryService
 
 router = APIRouter(tags=["health"])
 
 
 def _status(request: Request) -> HealthOut:
-    service: AnsweringService | None = request.app.state.service
-    if service is None:
+    library: LibraryService | None = request.app.state.service
+    if library is None:
         return HealthOut(status="starting")
+    shelf = library.shelf
+    if not shelf.entries or shelf.default is None:
+        return HealthOut(status="no_plans", plans=0)
+    service = shelf.entries[shelf.default].service  # the default plan's index
     manifest = service.index.manifest
     return HealthOut(
-        status="ok", index_version=manifest.version, model=manifest.model_id, tasks=len(service.plan.tasks)
+        status="ok",
+        index_version=manifest.version,
+        model=manifest.model_id,
+        tasks=len(service.plan.tasks),
+        plans=len(shelf.entries),
     )
 
 

@@ -32,23 +32,27 @@ from api.schemas_openai import (
 )
 from api.sse import SSE_HEADERS, sse
 from api.streams import AdmissionDep, GuardedStream
-from rag.service import AskOptions, Channel, Reply, ReplyStream
+from rag.library import LibraryAskOptions
+from rag.service import Channel, Reply, ReplyStream
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 log = logging.getLogger("planqa.api")
 _STARTED = int(time.time())
 _ERRORS = error_responses(401, 422)
+_CHAT_ERRORS = error_responses(400, 401, 404, 422)
 
 
-@router.get("/models", response_model=ModelList, responses=_ERRORS, summary="The one model: planqa")
-async def list_models() -> ModelList:
-    return ModelList(data=[ModelOut(id=MODEL_ID, created=_STARTED)])
+@router.get("/models", response_model=ModelList, responses=_ERRORS, summary="planqa, and planqa:<plan id> per plan")
+async def list_models(service: ServiceDep) -> ModelList:
+    """``planqa`` answers from the plan a question names (else the default); ``planqa:<id>`` from that plan."""
+    plans = [ModelOut(id=f"{MODEL_ID}:{m.id}", created=_STARTED) for m in service.plans]
+    return ModelList(data=[ModelOut(id=MODEL_ID, created=_STARTED), *plans])
 
 
 @router.post(
     "/chat/completions",
     response_model=ChatCompletion,
-    responses={**error_responses(400, 401, 422), 200: {"content": {"text/event-stream": {}}}},
+    responses={**_CHAT_ERRORS, 200: {"content": {"text/event-stream": {}}}},
     summary="Chat completion (streaming or not), answered from the plan with citations",
 )
 def chat_completions(
@@ -66,7 +70,10 @@ def chat_completions(
             '最后一条消息应是用户的问题。The last message must be the user\'s question (role "user").',
         )
     replayed = min(len(questions) - 1, service.config.max_replayed_turns)
-    options = AskOptions(history=questions[:-1], started=started, admit=admission)
+    plan = body.model.removeprefix(f"{MODEL_ID}:") if body.model.startswith(f"{MODEL_ID}:") else None
+    if plan is not None:
+        service.entry(plan)  # 404 naming the known plans, before anything is asked
+    options = LibraryAskOptions(history=questions[:-1], started=started, admit=admission, plan=plan)
     try:
         stream = service.stream(questions[-1], channel=Channel.OPENAI, **options)
         request.state.log_fields = {**reply_fields(stream.draft, questions[-1]), "replayed": replayed}

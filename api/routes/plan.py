@@ -17,7 +17,7 @@ router = APIRouter(tags=["plan"])
 _404 = error_responses(404)
 
 
-@router.get("/tasks", response_model=PlanOut, summary="Every section and task of the plan")
+@router.get("/tasks", response_model=PlanOut, responses=_404, summary="Every section and task of the plan")
 async def list_tasks(plan: PlanDep) -> PlanOut:
     return PlanOut(
         title=plan.title,
@@ -42,7 +42,7 @@ async def get_task(number: Annotated[int, Path(ge=0, le=100000)], plan: PlanDep)
     return TaskOut.of(task, plan.section_of(task))
 
 
-@router.get("/units", response_model=list[UnitOut], summary="Every responsible unit and its tasks")
+@router.get("/units", response_model=list[UnitOut], responses=_404, summary="Every responsible unit and its tasks")
 async def list_units(plan: PlanDep) -> list[UnitOut]:
     out = []
     for name in unit_names(plan):

@@ -29,7 +29,7 @@ router = APIRouter(tags=["ask"])
 log = logging.getLogger("planqa.api")
 _RESPONSES = {
     200: {"content": {"text/event-stream": {}}, "description": "meta, delta…, done (or error) events"},
-    **error_responses(400, 413, 422),  # 400: a body that cannot be decoded at all (not UTF-8)
+    **error_responses(400, 404, 413, 422),  # 400: a body that cannot be decoded at all (not UTF-8)
 }
 
 

@@ -13,7 +13,7 @@ from api.wechat.crypto import MAX_AGE, MessageCrypto, SignedQueries, decode_aes_
 from api.wechat.custom import CustomService
 from api.wechat.dialogue import Dialogue
 from config.settings import Settings
-from index.model import Plan
+from rag.library import LibraryService
 from rag.service import Channel
 
 
@@ -35,7 +35,7 @@ class Account:
     signed: SignedQueries = field(default_factory=lambda: SignedQueries(ttl=2 * MAX_AGE))
 
 
-def build_accounts(settings: Settings, plan: Plan) -> dict[Channel, Account]:
+def build_accounts(settings: Settings, library: LibraryService) -> dict[Channel, Account]:
     """The accounts whose token is set; ValueError naming the setting when a key is malformed."""
     accounts: dict[Channel, Account] = {}
     if settings.wechat_token:
@@ -48,12 +48,12 @@ def build_accounts(settings: Settings, plan: Plan) -> dict[Channel, Account]:
         if settings.wechat_appsecret:
             service = CustomService(settings.wechat_api_base, settings.wechat_appid, settings.wechat_appsecret)
             sender = service.send_text
-        dialogue = Dialogue(plan, Channel.WECHAT, sender=sender)
+        dialogue = Dialogue(library, Channel.WECHAT, sender=sender)
         accounts[Channel.WECHAT] = Account(Channel.WECHAT, settings.wechat_token, crypto, dialogue, mode)
     if settings.wecom_token:
         _check_key("PLANQA_WECOM_AES_KEY", settings.wecom_aes_key)
         crypto = MessageCrypto(settings.wecom_token, settings.wecom_aes_key, settings.wecom_corpid)
-        accounts[Channel.WECOM] = Account(Channel.WECOM, settings.wecom_token, crypto, Dialogue(plan, Channel.WECOM))
+        accounts[Channel.WECOM] = Account(Channel.WECOM, settings.wecom_token, crypto, Dialogue(library, Channel.WECOM))
     return accounts
 
 

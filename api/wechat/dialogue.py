@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from api import metrics
 from api.wechat import replies as T
 from api.wechat.xml import Inbound
-from index.errors import InvalidQuestionError
+from index.errors import InvalidQuestionError, PlanNotFoundError
 from index.model import Plan
 from rag.caches import BoundedCache
+from rag.library import LibraryService
 from rag.service import Channel, Reply
+from rag.sessions import session_key
 
 log = logging.getLogger("planqa.wechat")
 
@@ -65,12 +67,12 @@ class Dialogue:
 
     def __init__(
         self,
-        plan: Plan,
+        library: LibraryService,
         channel: Channel = Channel.WECHAT,
         config: DialogueConfig | None = None,
         sender: Sender | None = None,
     ) -> None:
-        self.plan, self.channel, self.config, self.sender = plan, channel, config or DialogueConfig(), sender
+        self.library, self.channel, self.config, self.sender = library, channel, config or DialogueConfig(), sender
         c = self.config
         self._seen: BoundedCache[str, asyncio.Future[str | None]] = BoundedCache(c.max_entries, ttl=c.dedupe_ttl)
         self._more: BoundedCache[str, str] = BoundedCache(c.max_entries, ttl=c.continuation_ttl)
@@ -104,7 +106,7 @@ class Dialogue:
     async def _reply(self, msg: Inbound, answerer: Answerer) -> str | None:
         user = msg.from_user
         if msg.msg_type == "event":
-            return T.WELCOME.format(title=self.plan.title or "工作要点") if msg.event == "subscribe" else None
+            return self._welcome() if msg.event == "subscribe" else None
         if msg.msg_type not in {"text", "voice"}:
             return T.ONLY_TEXT
         question = msg.content.strip()
@@ -121,6 +123,9 @@ class Dialogue:
         if T.is_more(question):
             rest = self._more.pop(user)
             return self._first_part(user, rest) if rest else T.NO_MORE
+        choice = T.switch_request(question)
+        if choice is not None:
+            return self._switch(user, choice)
 
         wait = self._limiter.allow(user)
         if wait:
@@ -148,7 +153,46 @@ class Dialogue:
         except Exception:
             log.exception("answering failed")
             return T.FAILED
-        return T.compose(reply.answer, self.plan)
+        several = len(self.library.shelf.entries) > 1
+        plan = self._plan_of(reply)
+        text = T.compose(reply.answer, plan)
+        if several and reply.plan is not None and f"《{reply.plan.title}》" not in text:
+            text = f"据《{reply.plan.title}》：\n{text}"
+        return text
+
+    def _plan_of(self, reply: Reply) -> Plan:
+        try:
+            return self.library.entry(reply.plan.id if reply.plan else None).plan
+        except PlanNotFoundError:  # the plan was removed meanwhile: lay the answer out against the default plan
+            return self.library.entry().plan
+
+    def _welcome(self) -> str:
+        metas = self.library.plans
+        if len(metas) <= 1:
+            title = metas[0].title if metas else "工作要点"
+            return T.WELCOME.format(title=title)
+        return T.WELCOME_LIBRARY.format(count=len(metas), title=self.library.entry().meta.title)
+
+    def _switch(self, user: str, choice: str) -> str:
+        """ "切换计划": the plans, numbered; "切换 2" / "切换到青山2022年": the user's plan from now on (kept in the
+        session store with the conversation, so it moves with it)."""
+        key = session_key(self.channel.value, user)
+        metas = self.library.plans
+        current = self.library.sessions.plan(key) or self.library.default_plan
+        if len(metas) <= 1:
+            return T.ONLY_ONE_PLAN.format(title=metas[0].title if metas else "工作要点")
+        chosen = None
+        if choice.isdigit() and 1 <= int(choice) <= len(metas):
+            chosen = metas[int(choice) - 1].id
+        elif choice:
+            chosen = self.library.shelf.names.read(choice).plan
+        if chosen is None:
+            lines = [f"{i}. 《{m.title}》" + ("（当前）" if m.id == current else "") for i, m in enumerate(metas, 1)]
+            return T.PLAN_LIST.format(plans="\n".join(lines))
+        if chosen != current:
+            self.library.sessions.forget(key)
+        self.library.sessions.remember_plan(key, chosen)
+        return T.SWITCHED.format(title=self.library.entry(chosen).meta.title)
 
     def _first_part(self, user: str, text: str) -> str:
         """What fits in one message; the rest is kept for "更多"."""

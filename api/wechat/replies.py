@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from index.model import Plan
 from rag.answer import units_phrase
 from rag.types import Answer, Intent
@@ -16,6 +18,15 @@ WELCOME = (
     "可以这样问：\n1. 谁负责近视防控？\n2. 第12项任务是什么？\n3. 基教科负责哪些任务？\n"
     "回答都注明出处（第几项任务）。"
 )
+WELCOME_LIBRARY = (
+    "欢迎！这里可以查询{count}份工作要点：哪项工作由哪个科室牵头、某项任务的原文、某个科室负责哪些任务。\n"
+    "默认查询《{title}》；问题里写明年份或地区（如“青山2022年…”）即按那份计划回答，"
+    "回复“切换计划”可查看并选择计划。\n可以这样问：\n1. 谁负责近视防控？\n2. 第12项任务是什么？\n"
+    "3. 近视防控今年和去年比有什么变化？\n回答都注明出处（哪份计划、第几项任务）。"
+)
+PLAN_LIST = "可选的计划：\n{plans}\n回复“切换 序号”（如“切换 2”）选择；也可以在问题里写明年份或地区。"
+SWITCHED = "已切换到《{title}》，请提问。"
+ONLY_ONE_PLAN = "目前只有一份计划：《{title}》，请直接提问。"
 ONLY_TEXT = "抱歉，目前只能理解文字和语音消息，请用文字提问，例如“谁负责近视防控？”。"
 NO_VOICE_TEXT = "抱歉，没有识别出这段语音，请再说一遍或改用文字提问。"
 PENDING = "正在查询，请稍后发送任意文字获取答案。"
@@ -70,6 +81,19 @@ def split(text: str, limit: int = MAX_BYTES) -> tuple[str, str]:
     if cut < len(head) // 2:  # no sentence end in the second half: cut at the character limit instead
         cut = len(head)
     return text[:cut].rstrip("\n") + MORE_HINT, text[cut:].lstrip("\n")
+
+
+_SWITCH = re.compile(r"^(?:切换|选择|更换|换)(?:计划|到|成|为)?\s*(?:计划)?\s*(.*?)[。.!！?？\s]*$")
+_LIST = {"计划列表", "有哪些计划", "查看计划", "所有计划"}
+
+
+def switch_request(text: str) -> str | None:
+    """ "切换计划" → "" (list the plans); "切换 2" → "2"; "切换到青山2022年" → "青山2022年"; None: not a command."""
+    text = text.strip()
+    if text.strip("。.!！?？ ") in _LIST:
+        return ""
+    m = _SWITCH.match(text)
+    return m.group(1).strip() if m else None
 
 
 def is_more(text: str) -> bool:

@@ -20,7 +20,9 @@ def test_ask_response_shape(client):
     assert body["intent"] == "who" and body["found"] is True
     assert 1 <= len(body["citations"]) <= 2
     c = body["citations"][0]
-    assert set(c) == {"task", "ref", "label", "section", "title", "excerpt", "units", "lead_unit", "score"}
+    assert set(c) == {"task", "ref", "label", "section", "title", "excerpt", "units", "lead_unit", "score", "plan",
+                      "plan_title"}  # fmt: skip
+    assert c["plan"] == body["plan"]["id"] == "pingxiang-edu-2021" and c["plan_title"] == "萍乡市教育局2021年工作要点"
     assert (c["ref"], c["label"]) == (str(c["task"]), f"第{c['task']}项")
     assert c["task"] == 12 and c["lead_unit"] == c["units"][0] == "基教科"
     assert c["section"].startswith("四、")

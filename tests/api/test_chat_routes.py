@@ -221,7 +221,7 @@ def test_chat_stream_chunks(client):
 
 def test_models(client):
     body = client.get("/v1/models").json()
-    assert body["object"] == "list" and [m["id"] for m in body["data"]] == ["planqa"]
+    assert body["object"] == "list" and [m["id"] for m in body["data"]] == ["planqa", "planqa:pingxiang-edu-2021"]
 
 
 def test_api_keys_guard_v1_but_not_the_page(fresh_client):

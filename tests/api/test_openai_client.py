@@ -18,7 +18,7 @@ def oai(live_server):
 
 
 def test_models_list(oai):
-    assert [m.id for m in oai.models.list()] == ["planqa"]
+    assert [m.id for m in oai.models.list()] == ["planqa", "planqa:pingxiang-edu-2021"]
 
 
 def test_completion_with_citations(oai):
@@ -76,7 +76,7 @@ def test_api_key_required_when_configured(index_dir, plan_index):
         with pytest.raises(openai.AuthenticationError):
             wrong.models.list()
         right = openai.OpenAI(base_url=f"{url}/v1", api_key="other", max_retries=0, timeout=30)
-        assert [m.id for m in right.models.list()] == ["planqa"]
+        assert [m.id for m in right.models.list()] == ["planqa", "planqa:pingxiang-edu-2021"]
         reply = right.chat.completions.create(
             model="planqa", messages=[{"role": "user", "content": "第12项任务是什么"}]
         )
