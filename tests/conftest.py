@@ -22,7 +22,7 @@ from index.parse import parse_plan
 from index.store import PlanIndex, build_index, corpus_title
 from rag.service import AnsweringService
 from tests.llm_server import llm_server  # noqa: F401  (session fixture: the local LLM, tests marked llm)
-from tests.servers import free_port, stop_server  # noqa: F401  (re-exported for tests)
+from tests.servers import free_port, remember_log, server_log_file, server_output, stop_server  # noqa: F401
 
 DATA = Path(__file__).parent / "data"
 
@@ -115,26 +115,27 @@ def start_server(
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start ``planqa serve`` (a real uvicorn) on a free loopback port; wait until /ready says ok.
 
-    The server's output (its JSON log) goes to ``proc.stdout``, or into the file ``log`` for a server that
-    writes more than a pipe holds (a pipe nobody reads blocks the server once full)."""
+    The server's output (its JSON log) goes into the file ``log``, or a temporary file of its own; read it with
+    ``server_output(proc)``. Never a pipe: the server writes a line per request, and once a pipe nobody reads
+    holds 64 KiB (about 220 requests) every write blocks, the event loop's access-log line first, and the
+    server stops answering altogether."""
     port = free_port()
     full_env = {**os.environ, **env, "PLANQA_HOST": "127.0.0.1", "PLANQA_PORT": str(port)}
-    out = open(log, "wb") if log is not None else subprocess.PIPE  # noqa: SIM115  (the child keeps it)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "serve", "--workers", str(workers)],
-        cwd=ROOT,
-        env=full_env,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
-    if log is not None:
-        out.close()  # type: ignore[union-attr]
+    log = log if log is not None else server_log_file()
+    with open(log, "wb") as out:  # the child has its own copy of the descriptor
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "serve", "--workers", str(workers)],
+            cwd=ROOT,
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    remember_log(proc, log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            said = proc.stdout.read() if proc.stdout else log.read_bytes() if log else b""
-            raise RuntimeError(f"server exited with {proc.returncode}:\n{said.decode(errors='replace')}")
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{server_output(proc)}")
         try:
             if httpx.get(f"{url}/ready", timeout=1).status_code == 200:
                 return proc, url

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from config.settings import DEFAULT_CORPUS, ROOT
-from tests.conftest import free_port, start_server, stop_server
+from tests.conftest import free_port, server_output, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -115,8 +115,7 @@ def test_sigterm_lets_in_flight_requests_finish(index_dir: Path, plan_index):
         t.join(30)
     # uvicorn finishes in-flight requests, then re-raises SIGTERM so the exit status tells how it ended.
     assert proc.wait(timeout=20) in (0, -signal.SIGTERM)
-    assert proc.stdout is not None
-    served = [json.loads(line) for line in proc.stdout.read().decode().splitlines() if line.startswith('{"time"')]
+    served = [json.loads(line) for line in server_output(proc).splitlines() if line.startswith('{"time"')]
     served_ok = [e for e in served if e.get("route") == "/ask" and e.get("status") == 200]
     assert len(results) == len(questions)
     assert set(results) <= {200, "turned away"}, results

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -136,18 +137,26 @@ def test_v1_models_and_a_plan_as_model(server):  # type: ignore[no-untyped-def]
 
 
 def test_add_and_remove_while_serving(server):  # type: ignore[no-untyped-def]
-    """A plan uploaded while another thread keeps asking: every answer meanwhile is a 200 from the plans served;
-    the new plan answers once added; a bad file is refused with its report and nothing changes; removing it
-    keeps its text aside."""
+    """A plan uploaded while another thread keeps asking: every answer meanwhile is a 200 from the plans served,
+    and answers keep coming while the plan is built — repeated questions (answered on the event loop) and new
+    ones (their query vectors computed by the model the build is using); the new plan answers once added; a bad
+    file is refused with its report and nothing changes; removing it keeps its text aside."""
     url, folder, _ = server
     auth = {"Authorization": f"Bearer {ADMIN}"}
-    statuses: list[int] = []
+    answers: list[tuple[float, int, str | None]] = []  # (when it came, status, plan)
     stop = threading.Event()
+    topics = ["近视防控", "课后服务", "大班额", "校园安全", "教师培训", "学前教育", "职业教育", "体育中考"]
 
     def keep_asking() -> None:
         with httpx.Client(timeout=120) as c:  # a busy 2-core machine: the build competes for the CPU
+            n = 0
             while not stop.is_set():
-                statuses.append(c.post(f"{url}/ask", json={"question": "萍乡的计划里谁负责近视防控？"}).status_code)
+                fresh = f"萍乡的计划里{topics[n % len(topics)]}第{n}次由谁负责？"  # a question never asked before
+                for question in ("萍乡的计划里谁负责近视防控？", fresh):
+                    r = c.post(f"{url}/ask", json={"question": question})
+                    plan = r.json().get("plan", {}).get("id") if r.status_code == 200 else None
+                    answers.append((time.monotonic(), r.status_code, plan))
+                n += 1
 
     asker = threading.Thread(target=keep_asking)
     asker.start()
@@ -155,10 +164,12 @@ def test_add_and_remove_while_serving(server):  # type: ignore[no-untyped-def]
         text = (PLANS / "yunling-health-2023.txt").read_bytes()
         no_key = httpx.post(f"{url}/plans", files={"file": ("y.txt", text)}, timeout=120)
         assert no_key.status_code == 401
+        upload_began = time.monotonic()
         r = httpx.post(
             f"{url}/plans", files={"file": ("yunling.txt", text)}, data={"id": "yunling-health-2023"}, headers=auth,
             timeout=300,
         )  # fmt: skip
+        upload_ended = time.monotonic()
         assert r.status_code == 201, r.text
         assert r.json()["plan"]["issuer"] == "云岭市卫生健康委员会" and r.json()["report"]["lines"]["read"] > 0
         assert httpx.post(f"{url}/plans", files={"file": ("yunling.txt", text)}, data={"id": "yunling-health-2023"},
@@ -166,7 +177,9 @@ def test_add_and_remove_while_serving(server):  # type: ignore[no-untyped-def]
     finally:
         stop.set()
         asker.join()
-    assert statuses and set(statuses) == {200}
+    assert answers and {status for _, status, _ in answers} == {200}
+    assert {plan for _, _, plan in answers} == {"pingxiang-edu-2021"}
+    assert any(upload_began < when < upload_ended for when, _, _ in answers)  # answering went on during the build
     body = httpx.post(
         f"{url}/ask", json={"question": "云岭卫健委今年家庭医生签约服务由哪个科室负责？"}, timeout=30
     ).json()
@@ -189,7 +202,6 @@ def test_a_plan_added_by_the_cli_is_picked_up_by_the_server(server):  # type: ig
     import os
     import subprocess
     import sys
-    import time
 
     url, folder, index_dir = server
     env = {**os.environ, "PLANQA_PLANS": str(folder), "PLANQA_INDEX_DIR": str(index_dir)}
