@@ -1,6 +1,8 @@
-// The ask flow: the question box and example chips, one conversation id for follow-ups, follow-up chips, retry.
+// The ask flow: the question box and example chips, one conversation id for follow-ups, follow-up chips, retry;
+// the plan chosen in the selector goes with each question, and the answer's plan becomes the conversation's.
 import { apiFetch, describeError, errorMessage } from "./api.js";
 import { $, el } from "./dom.js";
+import { chosenPlan, loadPlans, setConversationPlan } from "./plans.js";
 import { readAnswer } from "./stream.js";
 import { newTurnView, renderMeta, resetView, setText, showError } from "./turn.js";
 
@@ -32,14 +34,16 @@ async function ask(question, existingView) {
   if (existingView) resetView(view);
   view.article.scrollIntoView({ behavior: "smooth", block: "start" });
   const retry = () => ask(question, view);
+  const plan = chosenPlan();
   try {
     const response = await apiFetch("/ask/stream", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-      body: JSON.stringify({ question, conversation_id: conversationId }),
+      body: JSON.stringify({ question, conversation_id: conversationId, ...(plan ? { plan } : {}) }),
     });
     if (!response.ok) {
       showError(view, await errorMessage(response), retry);
+      if (response.status === 404 && plan) loadPlans().catch(() => {}); // the chosen plan was removed meanwhile
       return;
     }
     view.status.lastChild.textContent = "正在作答…";
@@ -47,6 +51,7 @@ async function ask(question, existingView) {
       onMeta: (meta) => {
         renderMeta(view, meta);
         view.meta = meta;
+        setConversationPlan(meta.plan);
       },
       onText: (text) => setText(view, text),
     });
@@ -87,6 +92,7 @@ function showFollowUps(meta) {
 
 function startNewConversation() {
   conversationId = newConversationId();
+  setConversationPlan(null);
   $("#conversation").replaceChildren();
   $("#followups").hidden = true;
   $("#intro").hidden = false;

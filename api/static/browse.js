@@ -1,17 +1,22 @@
-// The plan browser: sections and tasks from /tasks, filtered by a unit from /units (牵头 or 配合 marked).
+// The plan browser: the current plan's sections and tasks from /tasks, filtered by a unit from /units (牵头 or
+// 配合 marked).
 import { apiFetch, describeError, errorMessage } from "./api.js";
 import { $, el, unitsText } from "./dom.js";
+import { currentPlan } from "./plans.js";
 
 const CN = ["零", "一", "二", "三", "四", "五", "六", "七", "八", "九", "十"];
-let planCache = null;
+const loaded = new Map(); // plan id and index version → { plan, units }
+let shown = null; // what the view shows: { plan, units }
+let shownKey = null;
 
-async function loadPlan() {
-  if (planCache) return planCache;
-  const [planResponse, unitsResponse] = await Promise.all([apiFetch("/tasks"), apiFetch("/units")]);
+async function loadPlan(key, query) {
+  if (loaded.has(key)) return loaded.get(key);
+  const [planResponse, unitsResponse] = await Promise.all([apiFetch(`/tasks${query}`), apiFetch(`/units${query}`)]);
   if (!planResponse.ok) throw new Error(await errorMessage(planResponse));
   if (!unitsResponse.ok) throw new Error(await errorMessage(unitsResponse));
-  planCache = { plan: await planResponse.json(), units: await unitsResponse.json() };
-  return planCache;
+  const data = { plan: await planResponse.json(), units: await unitsResponse.json() };
+  loaded.set(key, data);
+  return data;
 }
 
 // [1, 2, 3, 7] → "1–3、7"
@@ -27,11 +32,12 @@ function ranges(numbers) {
 
 function renderPlan({ plan, units }) {
   const select = $("#unit-filter");
-  if (select.options.length === 1) {
-    units.forEach((u) => {
-      select.append(el("option", { value: u.name, text: `${u.name}（${u.tasks.length}项，牵头${u.lead_tasks.length}项）` }));
-    });
-  }
+  const keep = select.value;
+  select.replaceChildren(
+    el("option", { value: "", text: "全部单位" }),
+    ...units.map((u) => el("option", { value: u.name, text: `${u.name}（${u.tasks.length}项，牵头${u.lead_tasks.length}项）` })),
+  );
+  select.value = units.some((u) => u.name === keep) ? keep : "";
   const tasks = new Map(plan.tasks.map((t) => [t.key, t]));
   const tree = $("#plan-tree");
   tree.replaceChildren();
@@ -64,9 +70,9 @@ function renderPlan({ plan, units }) {
 }
 
 function applyFilter() {
-  if (!planCache) return;
+  if (!shown) return;
   const unit = $("#unit-filter").value;
-  const info = planCache.units.find((u) => u.name === unit);
+  const info = shown.units.find((u) => u.name === unit);
   document.querySelectorAll(".task-item").forEach((item) => {
     const n = Number(item.dataset.task);
     const role = item.querySelector(".role");
@@ -83,17 +89,27 @@ function applyFilter() {
   document.querySelectorAll(".plan-section").forEach((section) => {
     section.hidden = !section.querySelector(".task-item:not([hidden])");
   });
-  const total = planCache.plan.tasks.length;
+  const total = shown.plan.tasks.length;
   $("#browse-summary").textContent = info
     ? `${info.name}参与${info.tasks.length}项任务，其中牵头${info.lead_tasks.length}项。`
-    : `共${planCache.plan.sections.length}个部分、${total}项任务。点开任务可看原文。`;
+    : `共${shown.plan.sections.length}个部分、${total}项任务。点开任务可看原文。`;
 }
 
+// Shows the current plan (GET /plans's; before that list has loaded, the server's default plan).
+const keyOf = (plan) => (plan ? `${plan.id}@${plan.index_version}` : "");
+
 export async function showBrowse() {
+  const current = currentPlan();
+  const key = keyOf(current);
+  if (shown && key === shownKey) return;
   const summary = $("#browse-summary");
-  if (!planCache) summary.textContent = "正在载入计划…";
+  summary.textContent = "正在载入计划…";
   try {
-    renderPlan(await loadPlan());
+    const data = await loadPlan(key, current ? `?plan=${encodeURIComponent(current.id)}` : "");
+    if (keyOf(currentPlan()) !== key) return; // the plan changed while this one loaded: that call shows it
+    shown = data;
+    shownKey = key;
+    renderPlan(data);
   } catch (error) {
     summary.textContent = `计划载入失败：${describeError(error)}`;
   }

@@ -39,13 +39,13 @@ export function highlighted(text, terms) {
 }
 
 // Answer text with 【第N项】 (or 【第三部分第2项】) turned into links to the citation card of this turn;
-// ``cited`` maps a mark's label to the citation's task key.
-export function withCitationLinks(text, turnId, cited) {
+// ``cited`` maps a mark's label to the id of its card.
+export function withCitationLinks(text, cited) {
   const fragment = document.createDocumentFragment();
   text.split(/(【第[^【】]{1,16}项】)/).forEach((part) => {
     const label = part.startsWith("【") ? part.slice(1, -1) : "";
     if (label && cited.has(label)) {
-      const target = `${turnId}-task-${cited.get(label)}`;
+      const target = cited.get(label);
       fragment.append(
         el("a", {
           class: "cite-ref", href: "#" + target, text: part, "aria-label": `出处：${label}`,

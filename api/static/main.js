@@ -1,31 +1,32 @@
 // PlanQA page (plain ES modules, no build step, nothing from elsewhere): wires the modules once the page is parsed.
-import { apiFetch, setUpKeyForm } from "./api.js";
+import { setUpKeyForm } from "./api.js";
 import { setUpAsking } from "./ask.js";
 import { setUpUnitFilter, showBrowse } from "./browse.js";
 import { $ } from "./dom.js";
+import { loadPlans, onPlanChange, setUpPlans } from "./plans.js";
 import { setUpTabs } from "./tabs.js";
 
-// The plan's title in the heading and the tab; a nicety: questions still work without it.
-function loadTitle() {
-  apiFetch("/tasks")
-    .then((r) => (r.ok ? r.json() : null))
-    .then((plan) => {
-      if (plan && plan.title) {
-        $("#plan-title").textContent = `${plan.title} · 问答`;
-        document.title = `${plan.title} · 问答`;
-      }
-    })
-    .catch(() => { /* the title is a nicety; questions still work, and their errors are shown */ });
+// The plans, the current plan's title and its download link; a nicety: questions still work without them.
+function refreshPlans() {
+  loadPlans().catch(() => { /* questions still work (the question picks the plan), and their errors are shown */ });
 }
 
 document.addEventListener("DOMContentLoaded", () => {
   setUpTabs();
   setUpAsking();
   setUpUnitFilter();
+  setUpPlans();
+  onPlanChange(() => {
+    if (!$("#view-browse").hidden) showBrowse();
+  });
   setUpKeyForm(() => {
-    loadTitle();
+    refreshPlans();
     if (!$("#view-browse").hidden) showBrowse();
     $("#question").focus();
   });
-  loadTitle();
+  // Plans are added and removed while serving: look again when the page comes back into view.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") refreshPlans();
+  });
+  refreshPlans();
 });

@@ -1,6 +1,8 @@
-// One question and its answer in the conversation: pending, streamed text, units, cards, not covered, error.
-import { citationCards } from "./cards.js";
+// One question and its answer in the conversation: pending, streamed text, its plan, units, cards, not covered,
+// error.
+import { cardId, citationCards } from "./cards.js";
 import { $, el, unitTags, withCitationLinks } from "./dom.js";
+import { planTitle } from "./plans.js";
 
 let turnCount = 0;
 
@@ -9,18 +11,19 @@ export function newTurnView(question) {
   const id = `turn${turnCount}`;
   const status = el("p", { class: "status", role: "status" }, el("span", { class: "spinner", "aria-hidden": "true" }), "正在检索计划…");
   const badge = el("span", { class: "badge", hidden: true });
+  const plan = el("p", { class: "turn-plan", hidden: true });
   const resolved = el("p", { class: "resolved", hidden: true });
   const units = el("span", { hidden: true });
   const text = el("div", { class: "answer-text" });
   const citations = el("span", { hidden: true });
-  const root = el("div", { class: "answer", "data-state": "pending", "aria-busy": "true" }, status, badge, resolved, units, text, citations);
+  const root = el("div", { class: "answer", "data-state": "pending", "aria-busy": "true" }, status, plan, badge, resolved, units, text, citations);
   const article = el(
     "article", { class: "turn", id, "aria-label": `第${turnCount}问` },
     el("p", { class: "question" }, el("span", { class: "sr-only", text: "问：" }), question),
     root,
   );
   $("#conversation").append(article);
-  return { id, root, status, badge, resolved, units, text, citations, article };
+  return { id, root, status, plan, badge, resolved, units, text, citations, article };
 }
 
 export function resetView(view) {
@@ -31,9 +34,25 @@ export function resetView(view) {
   view.text.textContent = "";
 }
 
+// Which plan answered: "出自《…》", or the two plans a year-over-year answer compares.
+function planLine(meta) {
+  const compared = meta.comparison && !meta.comparison.refused && meta.comparison.old && meta.comparison.new;
+  if (compared) {
+    const title = (id) => planTitle(id) || meta.citations.find((c) => c.plan === id)?.plan_title || id;
+    return `对比《${title(meta.comparison.old)}》与《${title(meta.comparison.new)}》`;
+  }
+  return meta.plan ? `出自《${meta.plan.title}》` : "";
+}
+
 export function renderMeta(view, meta) {
-  const cited = new Map(meta.citations.map((c) => [c.label || `第${c.task}项`, c.task])); // 【label】 → card
+  const cited = new Map(); // 【label】 → the first card of that label
+  meta.citations.forEach((c, i) => {
+    const label = c.label || `第${c.task}项`;
+    if (!cited.has(label)) cited.set(label, cardId(view.id, c, i));
+  });
   view.cited = cited;
+  view.plan.textContent = planLine(meta);
+  view.plan.hidden = !view.plan.textContent;
   view.terms = meta.highlight || [];
   if (meta.resolved_question) view.resolved.textContent = `理解为：${meta.resolved_question}`;
   view.resolved.hidden = !meta.resolved_question;
@@ -66,7 +85,7 @@ function suggestionChips(suggestions) {
 }
 
 export function setText(view, text) {
-  view.text.replaceChildren(withCitationLinks(text, view.id, view.cited || new Map()));
+  view.text.replaceChildren(withCitationLinks(text, view.cited || new Map()));
 }
 
 // The answer as an error, in words, with a 重试 button that calls onRetry().

@@ -6,48 +6,19 @@ skip locally and fail in CI (``CI=true``): ``scripts/system-deps.sh`` installs i
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.api.browser import TIMEOUT, answers, shot, wait_answered
 from tests.conftest import start_server, stop_server
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-TIMEOUT = 20_000  # ms; answers take well under a second, but CI machines are shared
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        message = "chromium is missing: run `bash scripts/system-deps.sh` (apt-get install chromium)"
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(message)
-        pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield b
-        b.close()
-
 
 @pytest.fixture()
 def page(browser, live_server):
-    ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     pg = context.new_page()
     pg.set_default_timeout(TIMEOUT)
@@ -59,25 +30,8 @@ def page(browser, live_server):
     assert not errors, f"JavaScript errors on the page: {errors}"
 
 
-def shot(pg, name: str) -> None:
-    pg.screenshot(path=str(ARTIFACTS / f"page-{name}.png"), full_page=True)
-
-
 def api(live_server: str, question: str) -> dict:
     return httpx.post(f"{live_server}/ask", json={"question": question}, timeout=30).json()
-
-
-def answers(pg):
-    return pg.locator(".answer")
-
-
-def wait_answered(pg, n: int) -> None:
-    """Wait until the n-th answer (1-based) has finished, whatever its state."""
-    pg.wait_for_function(
-        "n => { const a = document.querySelectorAll('.answer'); return a.length >= n && "
-        "a[n - 1].getAttribute('aria-busy') === 'false'; }",
-        arg=n,
-    )
 
 
 def test_page_loads_as_modules(browser, live_server):
