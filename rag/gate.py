@@ -34,7 +34,7 @@ from index.normalize import normalize
 from index.store import PlanIndex
 from rag.lexicon import Lexicon
 from rag.retrieve import Retrieval, RetrievalConfig, coverage, retrieve
-from rag.types import Decision, Evidence, Language, Query, Signals
+from rag.types import Decision, Evidence, Intent, Language, Query, Signals
 
 GATE_MODEL = Path(__file__).with_name("gate.json")
 
@@ -60,12 +60,18 @@ DETAILS: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None]] = {
     ),
     # 哪几家 / 哪几所 / 名单 — asks for the names of places or bodies; stated as a list of names (安源区、湘东区)
     "names": (
-        re.compile(r"哪几(?:家|所|个|位)|名单|\bwhich (?:ones|schools|kindergartens)\b", re.I),
+        re.compile(
+            r"哪几(?:家|所|个|位)|名单|有哪些(?:人|学校|幼儿园|集团|单位|企业|医院)"
+            r"|\bwhich (?:ones|schools|kindergartens)\b",
+            re.I,
+        ),
         re.compile(r"[\u4e00-\u9fff]{2,8}(?:区|县|市|学校|中学|小学|幼儿园|学院)、[\u4e00-\u9fff]{2,8}"),
     ),
     # 什么时候 / 几号 / 哪天 / when
     "time": (
-        re.compile(r"什么时候|几时|何时|几号|哪天|哪一天|几月|几点|哪年|日期|\bwhen\b|\bwhat (?:date|time)\b", re.I),
+        re.compile(
+            r"什么时候|几时|何时|几号|哪天|哪一天|几月|几点|哪一?年|哪一?届|日期|\bwhen\b|\bwhat (?:date|time)\b", re.I
+        ),
         re.compile(
             r"[0-9]+月|[0-9]+日|[一二三四五六七八九十]+月|月底|年底|年内|年初|上半年|下半年|春季|秋季|寒假|暑假"
         ),
@@ -84,7 +90,28 @@ DETAILS: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None]] = {
         re.compile(r"在哪|哪里|哪儿|哪家|几楼|地址|电话|联系方式|\bwhere\b|\bphone number\b", re.I),
         None,
     ),
+    # 怎么申请 / 流程是什么 / 要准备哪些材料 — a procedure for one person; plans set tasks, not procedures
+    "procedure": (
+        re.compile(
+            r"怎么(?:申请|办理|报名|买|购买|考|领|缴|交钱)|如何(?:申请|办理|报名|购买)|流程|步骤|(?:哪些|什么)材料"
+            r"|\bhow (?:do|can) (?:i|we|you) (?:apply|register|enrol|enroll|buy)\b|\bprocedure\b",
+            re.I,
+        ),
+        re.compile(r"流程|程序|步骤|材料|办理"),
+    ),
 }
+# "X是谁" naming a person (龚全珍是谁): a name of two or three characters, not a unit or a role.
+_NAMED_PERSON = re.compile(r"(?:^|[，,。；;？?!！\s])([\u4e00-\u9fff]{2,3})是谁")
+_NOT_A_NAME = re.compile(r"单位|部门|科|室|处|股|局|委|办|中心|院|校|牵头|负责|领导|长|人|这|那|哪|事|个|活")
+# In a who-question (which asks for a unit, and every task states its units) "几个" and "哪里" are not asked for:
+# "被几个大孩子欺负，谁管" / "归哪里管". A date, a procedure, a person, an address still are.
+_WHO_PLACE = re.compile(r"在哪|几楼|地址|电话|联系方式|\bwhere\b|\bphone number\b", re.I)
+# “三化”是哪三化 / “三个百分之百”具体是指哪三个: asks what a term in quotes stands for. A plan that only names it
+# (持续抓好基层党建“三化”建设) does not say; one that explains it writes the term then 即 / ： / （ / 包括 / 是指.
+_DEFINITION_ASKED = re.compile(
+    r"[“\"]([^”\"]{1,16})[”\"][^，,。？?]{0,12}?(?:是指|是哪|指的是|指什么|什么意思|含义|包括哪)"
+)
+_EXPLAINED = "(?:即|：|:|（|\\(|是指|包括|分别是)"
 
 
 class GateModelError(PlanQAError):
@@ -227,9 +254,26 @@ def covered(terms: Sequence[Term], text: str) -> frozenset[str]:
     return frozenset(t.word for t in terms if t.found_in(text))
 
 
-def asked_details(question: str) -> tuple[str, ...]:
-    """What kinds of detail the question asks for: quantity, time, person, place."""
-    return tuple(kind for kind, (asked, _) in DETAILS.items() if asked.search(question))
+def asked_details(question: str, intent: Intent = Intent.FACT) -> tuple[str, ...]:
+    """What kinds of detail the question asks for: quantity, names, time, person, place, procedure. A who-question
+    asks for the unit, which every task states: a quantity or "哪里" is not asked there ("被几个大孩子欺负，谁管"
+    asks who, not how many)."""
+    kinds = [kind for kind, (asked, _) in DETAILS.items() if asked.search(question)]
+    if "person" not in kinds and any(not _NOT_A_NAME.search(m.group(1)) for m in _NAMED_PERSON.finditer(question)):
+        kinds.append("person")
+    if intent is Intent.WHO:
+        kinds = [k for k in kinds if k not in ("quantity", "names") and (k != "place" or _WHO_PLACE.search(question))]
+    return tuple(kinds)
+
+
+def definition_missing(question: str, text: str) -> bool:
+    """Does the question ask what a quoted term stands for (“三化”是哪三化) while ``text`` (the task, normalised)
+    only names it, without explaining it right after?"""
+    m = _DEFINITION_ASKED.search(question)
+    if m is None:
+        return False
+    term = m.group(1)
+    return term in text and not re.search(re.escape(term) + r"[”\"]?[^，,。；;]{0,4}?" + _EXPLAINED, text)
 
 
 def best_sentences(hit: TaskHit, terms: Sequence[Term]) -> list[str]:
@@ -241,10 +285,13 @@ def best_sentences(hit: TaskHit, terms: Sequence[Term]) -> list[str]:
     return tied if best > 0 else tied[:1]
 
 
-def detail_missing(question: str, hit: TaskHit, terms: Sequence[Term]) -> bool:
+def detail_missing(question: str, hit: TaskHit, terms: Sequence[Term], intent: Intent = Intent.FACT) -> bool:
     """Does the question ask for a detail that the task's best-matching sentence does not state? A quantity
-    asked in a measure (多少分钟, 几节课, how many minutes) must be stated in that measure."""
-    kinds = asked_details(question)
+    asked in a measure (多少分钟, 几节课, how many minutes) must be stated in that measure; a term asked to be
+    explained must be explained."""
+    if intent is not Intent.WHO and definition_missing(question, normalize(" ".join(h.text for h in hit.hits))):
+        return True
+    kinds = asked_details(question, intent)
     if not kinds:
         return False
     sentences = best_sentences(hit, terms)
@@ -303,7 +350,7 @@ def signals(query: Query, plan: Plan, retrieval: Retrieval, terms: Sequence[Term
         keyword_coverage=round(coverage(words, text), 4),
         soft_coverage=round(soft_coverage(terms, text), 4),
         latin_share=round(latin_share(query.normalized), 4),
-        detail_missing=detail_missing(query.normalized, top, terms),
+        detail_missing=detail_missing(query.normalized, top, terms, query.intent),
         year_missing=year_missing(query.normalized, plan),
     )
 
@@ -323,7 +370,7 @@ def decide(signals: Signals, model: GateModel, question: str) -> Evidence:
     """Answer when the model's probability reaches its operating point. A question asking who holds an office
     (局长是谁) is refused whatever the model says: plans assign work to units and never name office-holders."""
     probability = round(model.probability(signals), 4)
-    if "person" in asked_details(question):
+    if "person" in asked_details(question, Intent.WHO):
         return Evidence(signals, probability, model.threshold, Decision.REFUSE, reason="asks_person")
     decision = Decision.ANSWER if probability >= model.threshold else Decision.REFUSE
     return Evidence(signals, probability, model.threshold, decision)

@@ -23,6 +23,9 @@ _ARROW = "<-"
 _UNIT = "@unit"
 _FRAME = "@frame"
 _LATIN = re.compile(r"[a-z]")
+# The level a unit's name ends in: a province's bureau has 处, a city's 科, a county's 股. An alias that says
+# another level than the name the plan lists (人事处 for 组织人事科) names a unit of another bureau, not this one.
+LEVELS = "处科股"
 
 
 class LexiconError(PlanQAError):
@@ -65,7 +68,7 @@ class Lexicon:
         # 职业 in 职业教育) does not split it; they need no bridge, so they expand to nothing.
         self._terms = {t for g in groups if not g.unit for t in g.terms if t not in forms}
         # Longest first, so 残疾孩子 is read before 孩子 and "after-school care" before "school".
-        ordered = sorted(set(forms) | self._terms, key=len, reverse=True)
+        ordered = sorted(set(forms) | self._terms, key=lambda f: (-len(f), f))
         self._chinese = [f for f in ordered if not _LATIN.search(f)]
         latin = [re.escape(f) for f in ordered if _LATIN.search(f)]
         self._english = re.compile(r"(?<![a-z])(?:" + "|".join(latin) + r")(?![a-z])") if latin else None
@@ -114,16 +117,28 @@ class Lexicon:
         return tuple(out)
 
     def units(self, text: str, names: tuple[str, ...]) -> list[str]:
-        """Units of the plan (``names``) the question names in other words: 教研员 → 教研室."""
+        """Units of the plan (``names``) the question names in other words: 教研员 → 教研室 (never across
+        levels: 人事处 is not 组织人事科)."""
         out: list[str] = []
         for m in self.find(text):
             if m.group.unit:
-                out.extend(n for n in m.group.terms if n in names and n not in out)
+                out.extend(n for n in m.group.terms if n in names and n not in out and same_level(m.said, n))
         return out
 
     def unit_spans(self, text: str, names: tuple[str, ...]) -> list[tuple[int, int]]:
         """Where ``units`` found its names in ``text``, to take them out of the question's topic."""
-        return [(m.start, m.end) for m in self.find(text) if m.group.unit and any(n in names for n in m.group.terms)]
+        return [
+            (m.start, m.end)
+            for m in self.find(text)
+            if m.group.unit and any(n in names and same_level(m.said, n) for n in m.group.terms)
+        ]
+
+
+def same_level(said: str, name: str) -> bool:
+    """Whether an alias may stand for a unit's name: both end in the same level (科/处/股), or either in none
+    (教研员 → 教研室, 督导处 → 督导室: a 室 or 中心 has no level of its own)."""
+    a, b = said[-1:], name[-1:]
+    return a not in LEVELS or b not in LEVELS or a == b
 
 
 def parse_lexicon(text: str, source: str = "<lexicon>") -> tuple[tuple[Group, ...], frozenset[str]]:
