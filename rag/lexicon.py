@@ -67,6 +67,15 @@ class Lexicon:
         # The plan's own terms are read whole first, so that a shorter said word inside one (高中 in 普通高中,
         # 职业 in 职业教育) does not split it; they need no bridge, so they expand to nothing.
         self._terms = {t for g in groups if not g.unit for t in g.terms if t not in forms}
+        # A plan term stands for the other plan terms of its groups (减负 → 负担, 学业负担): a plan may write the
+        # same thing either way ("减轻学生和家庭负担").
+        siblings: dict[str, dict[str, None]] = {}
+        for g in groups:
+            if not g.unit:
+                for t in g.terms:
+                    if t in self._terms:
+                        siblings.setdefault(t, {}).update(dict.fromkeys(x for x in g.terms if x != t))
+        self._siblings = {t: tuple(others) for t, others in siblings.items()}
         # Longest first, so 残疾孩子 is read before 孩子 and "after-school care" before "school".
         ordered = sorted(set(forms) | self._terms, key=lambda f: (-len(f), f))
         self._chinese = [f for f in ordered if not _LATIN.search(f)]
@@ -95,7 +104,7 @@ class Lexicon:
             if form in self._forms:
                 out.extend(Match(form, s, e, g) for g in self._forms[form])
             else:
-                out.append(Match(form, s, e, Group((form,), ()), plan_term=True))
+                out.append(Match(form, s, e, Group((form, *self._siblings.get(form, ())), ()), plan_term=True))
         return out
 
     def expand(self, text: str, plan_text: str = "") -> tuple[str, ...]:
@@ -111,6 +120,7 @@ class Lexicon:
     def alternatives(self, word: str) -> tuple[str, ...]:
         """``word`` and every plan term it may stand for (for soft coverage): 补贴 → 补贴, 资助, 补助, …"""
         out: dict[str, None] = {word: None}
+        out.update(dict.fromkeys(self._siblings.get(word, ())))
         for g in self._forms.get(word.lower(), ()):
             if not g.unit:
                 out.update(dict.fromkeys(g.terms))

@@ -52,15 +52,20 @@ _REVERSE = re.compile(
     r"|(?:干|忙|做|盯)(?:些|的)?(?:啥|什么|哪些)|(?:有|要)(?:哪些|什么|啥)(?:活|事)|哪些(?:事|活|方面|工作)"
     r"|还有(?:别的|其他|啥)"
 )
-# A topic round-up: 跟教师有关的任务有哪些 / 学校安全方面有哪些任务 / 职业教育相关的事有哪些 / 减负的事今年有哪些.
+# A topic round-up: 跟教师有关的任务有哪些 / 学校安全方面有哪些任务 / 职业教育相关的事有哪些 / 减负的事今年有哪些 /
+# 职业教育相关的任务都列一下 / 红色教育、党史教育的活动有哪些 / 给学生减负、给老师减负，计划里都有哪些.
 _ROUNDUP = re.compile(
-    r"(?:有关|相关|方面|涉及)\S{0,8}?(?:哪些|有啥)"
-    r"|(?:事|事情|打算|任务|工作|安排|举措)(?:今年)?都?(?:有哪些|有啥)|有哪些(?:任务|事情|事|打算|安排|举措)"
+    r"(?:有关|相关|方面|涉及)\S{0,8}?(?:哪些|有啥|列(?:一下|出来|个))"
+    r"|(?:事|事情|打算|任务|工作|安排|举措|活动|政策)(?:今年)?都?(?:有哪些|有啥)"
+    r"|有哪些(?:任务|事情|事|打算|安排|举措|活动|政策)|(?:计划|文件)(?:里|中)都?(?:有哪些|有啥)"
 )
 _ROUNDUP_CUE = re.compile(r"有关|相关|方面|涉及")
+# Where a round-up's topic names several things: 党建、干部、反腐败 / 农村、乡村教育 / 乡下学校和乡下娃.
+_ENUMERATION = re.compile(r"[、，,；;/]|(?<=[\u4e00-\u9fff])(?:和|与|及|以及)(?=[\u4e00-\u9fff])")
 # Words of a round-up that frame it, removed to leave its topic: "跟幼儿园有关的任务有哪些" → 幼儿园.
 _ROUNDUP_FRAME = re.compile(
-    r"今年|计划里|计划中|我们|咱们|直接|都|跟|和|与|关于|有关|相关|方面|涉及|的|事情|事|任务|工作|打算|安排|举措"
+    r"今年|计划里|计划中|文件里|我们|咱们|直接|都|跟|和|与|及|以及|关于|有关|相关|方面|涉及|的|事情|事|任务|工作|打算"
+    r"|安排|举措|活动|政策|列(?:一下|出来|个)?|这些|那些|他们|她们|它们"
 )
 # What a question about a unit's work says besides the unit and the asking: when, where in the plan, doing
 # words, asking for a list. "计划财务科今年要做的事有哪些" / "督导室今年下来要盯哪些方面" / "基础教育科的任务清单帮我
@@ -217,11 +222,16 @@ def _subsection_ref(text: str, plan: Plan) -> tuple[int, int] | None:
 
 
 def _roundup_topic(text: str) -> str:
-    """The topic of a round-up ("跟幼儿园有关的任务有哪些" → 幼儿园), or "" when the question is not one."""
+    """The topic of a round-up ("跟幼儿园有关的任务有哪些" → 幼儿园), or "" when the question is not one; a topic
+    naming several things keeps them apart with 、 ("局里抓党建、管干部、反腐败这些…" → 党建、管干部、反腐败)."""
     if not _ROUNDUP.search(text):
         return ""
-    topic = _ROUNDUP_FRAME.sub(" ", _topic(_ROUNDUP.sub(" ", text)))
-    return re.sub(r"\s+", " ", topic).strip()
+    parts = []
+    for piece in _ENUMERATION.split(_ROUNDUP.sub(" ", text)):
+        part = re.sub(r"\s+", "", _ROUNDUP_FRAME.sub(" ", _topic(piece)))
+        if part:
+            parts.append(part)
+    return "、".join(parts)
 
 
 @lru_cache(maxsize=8)
