@@ -38,7 +38,7 @@ def roundup_tasks(plan: Plan, query: Query, tokenizer: WordTokenizer, lexicon: L
     texts = {t.key: normalize(f"{plan.section_of(t).title} {t.text}") for t in tasks}
     chosen: dict[int, list[Term]] = {}
     for part in _parts(query):
-        terms = content_terms(replace(query, normalized=part, topic=part), tokenizer, lexicon)
+        terms = content_terms(replace(query, normalized=part, topic=part), tokenizer, lexicon, plan)
         for key, said in _part_tasks(tasks, texts, terms).items():
             chosen.setdefault(key, []).extend(t for t in said if t not in chosen.get(key, []))
     on_topic = [t for t in tasks if t.key in chosen]
