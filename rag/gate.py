@@ -62,7 +62,7 @@ DETAILS: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None]] = {
     "quantity": (
         re.compile(
             r"多少|(?<!第)(?<!多.)几(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|万|千|百|节|分)|百分之几"
-            r"|\bhow (?:many|much)\b",
+            r"|\bhow (?:many|much)\b|\bwhat (?:share|percentage|proportion|ratio)\b",
             re.I,
         ),
         _NUMBER,
@@ -314,6 +314,11 @@ def asked_details(question: str, intent: Intent = Intent.FACT) -> tuple[str, ...
     return tuple(kinds)
 
 
+def states(kinds: Sequence[str], text: str) -> int:
+    """How many of the asked ``kinds`` of detail ``text`` states (a number, a date, a list of names)."""
+    return sum(1 for k in kinds if (stated := DETAILS[k][1]) is not None and stated.search(text))
+
+
 def definition_missing(question: str, text: str) -> bool:
     """Does the question ask what a quoted term stands for (“三化”是哪三化) while ``text`` (the task, normalised)
     only names it, without explaining it right after?"""
@@ -362,10 +367,18 @@ _MEASURES = {
 }  # fmt: skip
 
 
+# 租金是多少 / 服务费标准是多少 / 学费多少: an amount of money asked without a measure word is stated in 元.
+_MONEY_ASKED = re.compile(
+    r"(?:钱|费|租金|工资|薪|补助|补贴|奖金|奖励|价|金额|经费|资金|学金)[^，,。？?]{0,6}?多少(?!人|名|所|个)"
+)
+
+
 def _measure(question: str) -> re.Pattern[str] | None:
     m = _MEASURE_ASKED.search(question)
     unit = _MEASURES.get((m.group(1) or m.group(2) or "").lower()) if m else None
-    return re.compile(rf"[0-9一二两三四五六七八九十百千万]+(?:{unit})") if unit else None
+    if unit is None and _MONEY_ASKED.search(question):
+        unit = "元"
+    return re.compile(rf"[0-9一二两三四五六七八九十百千万亿.]+(?:{unit})") if unit else None
 
 
 def year_missing(question: str, plan: Plan) -> bool:

@@ -18,7 +18,9 @@ from pathlib import Path
 from index.errors import PlanQAError
 
 LEXICON_DIR = Path(__file__).resolve().parent.parent / "lexicons"
-DEFAULT_DOMAINS = ("education",)
+# Every domain written so far, loaded together so that one setting serves any plan of the family (an education
+# bureau's, a health commission's, a sports bureau's): a word two domains both list is read through the first.
+DEFAULT_DOMAINS = ("education", "health", "sports", "government")
 _ARROW = "<-"
 _UNIT = "@unit"
 _FRAME = "@frame"
