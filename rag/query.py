@@ -80,12 +80,14 @@ _UNIT_ACTIVITY = re.compile(
 _LATIN_WORD = re.compile(r"[a-z]{2,}", re.IGNORECASE)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _TASK_WORDS = re.compile(r"任务|工作|职责|事项|事情|事")
-# Words that frame a question but carry no topic; removed to leave what it is about.
+# Words that frame a question but carry no topic; removed to leave what it is about ("职业教育有哪些措施" asks the
+# measures of 职业教育: 有哪些措施 frames it).
 _FRAME = re.compile(
     r"请问|我想(?:知道|问问?|了解)|想问一下|想了解|麻烦问下|你好|您好|一下|"
     r"由谁|谁(?:来)?(?:负责|在抓|主抓|牵头|管理?|分管|主管)?|归(?:哪个|哪些)?(?:科室|部门|单位)?谁?管|"
     r"(?:应该|该|要)?找哪(?:个|些|一个)?(?:科室|部门|单位|处室|股室)?|哪(?:个|些|一个|家)?(?:科室|部门|单位|处室|股室|科|处|股|机构)|"
     r"什么(?:科室|部门|单位|机构)|(?:责任|牵头|负责|主管|承办)(?:单位|部门|科室)|"
+    r"(?:有哪些|有什么|有啥|哪些|什么|啥)(?:具体)?(?:措施|举措|做法|办法|要求|规定|安排|打算|新?政策)|"
     r"是什么|是啥|有哪些|有什么|有啥|是多少|多少|怎么样|怎么|怎样|如何|哪些|什么|几项|"
     r"负责|牵头|[吗呢呀啊吧嘛]|[?？!！。,，、:：;；\s]+"
 )
