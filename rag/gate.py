@@ -180,6 +180,10 @@ class Term:
     def found_in(self, text: str) -> bool:
         return any(a in text for a in self.alternatives)
 
+    def found_whole_in(self, text: str) -> bool:
+        """Found as itself or through a plan term that is not merely a part of it (高考 is part of 高考报名)."""
+        return any(a in text for a in self.alternatives if a == self.word or a not in self.word)
+
     def misspelt_in(self, text: str) -> bool:
         """Is the word in ``text`` with one character typed wrong, between the same neighbours as in the question
         ("学前教肓" → 学前教育, "控缀保学" → 控辍保学, "课后服物" → 课后服务)? Two neighbouring characters at least
@@ -289,8 +293,10 @@ def soft_coverage(terms: Sequence[Term], text: str) -> float:
         return 0.0
     total = 0.0
     for term in terms:
-        if term.found_in(text) or term.misspelt_in(text):
+        if term.found_whole_in(text) or term.misspelt_in(text):
             total += 1.0
+        elif term.found_in(text):
+            total += 0.5  # only through a part of it: 高考 for 高考报名, 教师 for 教师资格证
         elif len(term.word) > 2:
             grams = char_bigrams(term.word)
             total += 0.5 * sum(g in text for g in grams) / len(grams) if grams else 0.0

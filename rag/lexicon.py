@@ -80,7 +80,10 @@ class Lexicon:
         self._siblings = {t: tuple(others) for t, others in siblings.items()}
         # Longest first, so 残疾孩子 is read before 孩子 and "after-school care" before "school".
         ordered = sorted(set(forms) | self._terms, key=lambda f: (-len(f), f))
-        self._chinese = [f for f in ordered if not _LATIN.search(f)]
+        self._chinese: dict[str, list[str]] = {}  # by first character, for a scan in one pass over the text
+        for f in ordered:
+            if not _LATIN.search(f):
+                self._chinese.setdefault(f[0], []).append(f)
         latin = [re.escape(f) for f in ordered if _LATIN.search(f)]
         self._english = re.compile(r"(?<![a-z])(?:" + "|".join(latin) + r")(?![a-z])") if latin else None
 
@@ -93,14 +96,18 @@ class Lexicon:
             for m in self._english.finditer(lowered):
                 found.append((m.start(), m.end(), m.group()))
                 taken[m.start() : m.end()] = [True] * (m.end() - m.start())
-        for form in self._chinese:
-            start = lowered.find(form)
-            while start >= 0:
-                end = start + len(form)
-                if not any(taken[start:end]):
-                    found.append((start, end, form))
-                    taken[start:end] = [True] * len(form)
-                start = lowered.find(form, start + 1)
+        # Every occurrence, then taken longest first (ties: in the forms' order, then left to right).
+        occurrences = [
+            (-len(form), form, start)
+            for start, char in enumerate(lowered)
+            for form in self._chinese.get(char, ())
+            if lowered.startswith(form, start)
+        ]
+        for _, form, start in sorted(occurrences):
+            end = start + len(form)
+            if not any(taken[start:end]):
+                found.append((start, end, form))
+                taken[start:end] = [True] * len(form)
         out: list[Match] = []
         for s, e, form in sorted(found):
             if form in self._forms:
