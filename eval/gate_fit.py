@@ -165,7 +165,7 @@ def study(rows: list[Sample], features: tuple[str, ...]) -> Study:
     x_all = matrix(rows, features)
     x, y = x_all[fit_rows], np.array([rows[i].label for i in fit_rows])
     losses = {c: log_loss(out_of_fold(x, y, c), y) for c in C_GRID}
-    c = min(C_GRID, key=lambda k: (round(losses[k], 4), -k))
+    c = min(C_GRID, key=lambda k: (round(losses[k], 4), k))  # ties: the stronger regularisation
     probabilities = fit(x, y, c).probability(x_all)
     probabilities[fit_rows] = out_of_fold(x, y, c)
     return Study(features, losses, c, probabilities, choose(curve(probabilities, rows)))

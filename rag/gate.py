@@ -373,9 +373,9 @@ _MEASURES = {
 }  # fmt: skip
 
 
-# 租金是多少 / 服务费标准是多少 / 学费多少: an amount of money asked without a measure word is stated in 元.
+# 租金是多少 / 服务费标准是多少 / 还有奖金吗,给多少: an amount of money asked without a measure word is stated in 元.
 _MONEY_ASKED = re.compile(
-    r"(?:钱|费|租金|工资|薪|补助|补贴|奖金|奖励|价|金额|经费|资金|学金)[^，,。？?]{0,6}?多少(?!人|名|所|个)"
+    r"(?:钱|费|租金|工资|薪|补助|补贴|奖金|奖励|价|金额|经费|资金|学金)[^。？?]{0,8}?多少(?!人|名|所|个)"
 )
 
 
