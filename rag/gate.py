@@ -243,8 +243,8 @@ def content_terms(
     counted = [t for t in terms if not _TOLD_NUMBER.match(t.word)]
     if plan is None:
         return tuple(counted)
-    title, words = normalize(plan.title), plan_text(plan)
-    topical = [t for t in counted if t.word not in title and not _everyday(t, tokenizer, words)]
+    title, written = normalize(plan.title), plan_text(plan)
+    topical = [t for t in counted if t.word not in title and not _everyday(t, tokenizer, written)]
     return tuple(topical or counted)
 
 
