@@ -1,16 +1,19 @@
 """Fit the answer gate on the dev split: ``python -m eval.gate_fit``.
 
-For every dev question (``eval/data/gold.jsonl`` and ``eval/data/users.jsonl``) that is answered through retrieval
-(who / fact), the gate's signals for the best task are measured (``rag.gate.assess``, the code path answers take).
-A question is a positive when the plan answers it and retrieval's best task is a gold task (answering is right), a
-negative when it must be refused; answerable questions whose best task is wrong are left out of the fit (no gate
-can make them right) but count against recall below. A logistic model (scikit-learn, standardised signals,
-balanced classes) is fitted, and its coefficients written to ``rag/gate.json`` — data, not a pickle.
+For every dev question that is answered through retrieval (who / fact) — from ``eval/data/gold.jsonl``,
+``eval/data/users.jsonl`` and ``eval/data/users-dev2.jsonl`` — the gate's signals for the best task are measured
+(``rag.gate.assess``, the code path answers take). A question is a positive when the plan answers it and
+retrieval's best task is a gold task (answering is right), a negative when it must be refused; answerable questions
+whose best task is wrong are left out of the fit (no gate can make them right) but count against recall below.
 
-The operating point: the threshold with the highest dev accuracy over these questions (answered right + refused
-right), among those keeping refusal recall at or above ``MIN_REFUSAL_RECALL``; ties go to the higher threshold
-(refusing, with suggestions, costs a teacher less than a wrong answer). The precision/recall curve of answering
-vs refusing is plotted to ``eval/reports/gate-pr.png`` and the choice explained in ``eval/reports/gate.md``.
+The model is a logistic regression (scikit-learn, standardised signals, balanced classes, L2). Its strength ``C``
+is chosen by stratified 5-fold cross-validation over the dev questions, repeated with three shuffles (lowest
+held-out log-loss), and the operating point is chosen on the held-out (out-of-fold) probabilities, not on the
+probabilities of questions the model was fitted on, which are over-confident: the threshold with the highest
+accuracy over the gated questions among those keeping refusal recall at or above ``MIN_REFUSAL_RECALL``; ties go
+to the higher threshold (refusing, with suggestions, costs a teacher less than a wrong answer). The final
+coefficients are then fitted on every dev question and written to ``rag/gate.json`` — data, not a pickle; the
+precision/recall curve (held-out) to ``eval/reports/gate-pr.png``, the choice to ``eval/reports/gate.md``.
 The test split is never read here.
 """
 
@@ -19,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,14 +33,17 @@ from eval.cli import EVAL_DIR, REPORTS
 from eval.gold import GOLD, GoldQuestion, load_gold
 from index.store import PlanIndex
 from rag.answer import AnswerConfig
-from rag.gate import GATE_MODEL, assess
+from rag.gate import GATE_MODEL, assess, load_gate_model
 from rag.lexicon import load_lexicon
 from rag.query import analyze
 from rag.types import Intent, Signals
 
 USERS = EVAL_DIR / "data" / "users.jsonl"
+USERS_DEV2 = EVAL_DIR / "data" / "users-dev2.jsonl"
+DEV_SETS = (GOLD, USERS, USERS_DEV2)
 MIN_REFUSAL_RECALL = 0.95
-FEATURES = tuple(f.name for f in fields(Signals))
+C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
+FOLDS, REPEATS, SEED = 5, 3, 11
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,46 @@ def samples(index: PlanIndex, questions: list[GoldQuestion], config: AnswerConfi
     return out
 
 
-def matrix(rows: list[Sample]) -> np.ndarray:
-    return np.array([[float(getattr(s.signals, f)) for f in FEATURES] for s in rows], dtype=np.float64)
+def matrix(rows: list[Sample], features: tuple[str, ...]) -> np.ndarray:
+    return np.array([[float(getattr(s.signals, f)) for f in features] for s in rows], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def probability(self, x: np.ndarray) -> np.ndarray:
+        z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+
+
+def fit(x: np.ndarray, y: np.ndarray, c: float) -> Fitted:
+    from sklearn.linear_model import LogisticRegression  # only the fit needs scikit-learn; answering does not
+
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000).fit((x - mean) / scale, y)
+    return Fitted(mean, scale, model.coef_[0], float(model.intercept_[0]))
+
+
+def out_of_fold(x: np.ndarray, y: np.ndarray, c: float) -> np.ndarray:
+    """Each fitted question's probability from models that did not see it, averaged over the repeats."""
+    from sklearn.model_selection import StratifiedKFold
+
+    total = np.zeros(len(y))
+    for repeat in range(REPEATS):
+        folds = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=SEED + repeat)
+        for train, held in folds.split(x, y):
+            total[held] += fit(x[train], y[train], c).probability(x[held])
+    return total / REPEATS
+
+
+def log_loss(p: np.ndarray, y: np.ndarray) -> float:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
 
 def curve(probabilities: np.ndarray, rows: list[Sample]) -> list[dict[str, float]]:
@@ -104,6 +148,29 @@ def choose(points: list[dict[str, float]]) -> dict[str, float]:
     return {**best, "threshold": (best["threshold"] + max(lower)) / 2 if lower else best["threshold"]}
 
 
+@dataclass(frozen=True)
+class Study:
+    """What cross-validation says about one choice of signals: per C, held-out log-loss; at the chosen C, the
+    held-out probabilities of every gated question and the operating point chosen on them."""
+
+    features: tuple[str, ...]
+    losses: dict[float, float]
+    c: float
+    probabilities: np.ndarray  # held-out, for every row (rows outside the fit: from the model fitted on all)
+    chosen: dict[str, float]
+
+
+def study(rows: list[Sample], features: tuple[str, ...]) -> Study:
+    fit_rows = [i for i, s in enumerate(rows) if s.label is not None]
+    x_all = matrix(rows, features)
+    x, y = x_all[fit_rows], np.array([rows[i].label for i in fit_rows])
+    losses = {c: log_loss(out_of_fold(x, y, c), y) for c in C_GRID}
+    c = min(C_GRID, key=lambda k: (round(losses[k], 4), k))  # ties: the stronger regularisation
+    probabilities = fit(x, y, c).probability(x_all)
+    probabilities[fit_rows] = out_of_fold(x, y, c)
+    return Study(features, losses, c, probabilities, choose(curve(probabilities, rows)))
+
+
 def plot(points: list[dict[str, float]], chosen: dict[str, float], path: Path) -> None:
     import matplotlib
 
@@ -116,7 +183,7 @@ def plot(points: list[dict[str, float]], chosen: dict[str, float], path: Path) -
                label=f"operating point p ≥ {chosen['threshold']:.3f}")  # fmt: skip
     ax.set_xlabel("recall of answering (answerable questions answered with a gold task)")
     ax.set_ylabel("precision of answering (answers citing a gold task)")
-    ax.set_title("Answer gate on the dev split: answering vs refusing")
+    ax.set_title("Answer gate, held-out (5-fold CV) on the dev split")
     ax.set_xlim(0, 1.02)
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
@@ -126,77 +193,93 @@ def plot(points: list[dict[str, float]], chosen: dict[str, float], path: Path) -
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from sklearn.linear_model import LogisticRegression  # only the fit needs scikit-learn; answering does not
+def dev_samples() -> list[Sample]:
+    settings = Settings()
+    index = load_index(settings)
+    config = AnswerConfig(lexicons=settings.lexicon_domains)
+    questions = [q for path in DEV_SETS for q in load_gold(path, "dev")]
+    return samples(index, questions, config)
 
+
+def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m eval.gate_fit", description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, default=GATE_MODEL, help="where the coefficients go (default rag/gate.json)")
     p.add_argument("--reports", type=Path, default=REPORTS)
-    p.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    p.add_argument(
+        "--features",
+        help="comma-separated signals to fit on (default: those of the current rag/gate.json)",
+    )
+    p.add_argument("--dry-run", action="store_true", help="print the cross-validation only; write nothing")
     args = p.parse_args(argv)
 
-    settings = Settings()
-    index = load_index(settings)
-    config = AnswerConfig()
-    questions = load_gold(GOLD, "dev") + load_gold(USERS, "dev")
-    rows = samples(index, questions, config)
+    features = tuple(args.features.split(",")) if args.features else load_gate_model(args.out).features
+    unknown = [f for f in features if f not in Signals.__dataclass_fields__]
+    if unknown:
+        p.error(f"unknown signals {unknown}; known: {list(Signals.__dataclass_fields__)}")
+    rows = dev_samples()
+    result = study(rows, features)
     fit_rows = [s for s in rows if s.label is not None]
-    x, y = matrix(fit_rows), np.array([s.label for s in fit_rows])
-    mean, scale = x.mean(axis=0), x.std(axis=0)
-    scale[scale < 1e-9] = 1.0
-    model = LogisticRegression(C=args.C, class_weight="balanced", max_iter=1000).fit((x - mean) / scale, y)
-    probabilities = model.predict_proba((matrix(rows) - mean) / scale)[:, 1]
-    points = curve(probabilities, rows)
-    chosen = choose(points)
+    x, y = matrix(fit_rows, features), np.array([s.label for s in fit_rows])
+    final = fit(x, y, result.c)
+    summary = {
+        "questions": {"fit": len(fit_rows), "gated": len(rows), "refuse": int(sum(s.refuse for s in rows))},
+        "C": result.c,
+        "cv_log_loss": {str(k): round(v, 4) for k, v in result.losses.items()},
+        "coef": dict(zip(features, (round(float(v), 3) for v in final.coef), strict=True)),
+        "held_out": {k: round(v, 4) for k, v in result.chosen.items()},
+    }
+    print(json.dumps(summary, ensure_ascii=False))
+    if args.dry_run:
+        return 0
 
     data = {
         "_comment": "Answer gate (rag/gate.py): logistic model over standardised signals, fitted on the dev split "
-        "only by `python -m eval.gate_fit`; see eval/reports/gate.md for the curve and the operating point.",
+        "only by `python -m eval.gate_fit` (C and the operating point chosen by 5-fold cross-validation); see "
+        "eval/reports/gate.md for the curve and the operating point.",
         "fitted": time.strftime("%Y-%m-%d"),
-        "questions": {"fit": len(fit_rows), "gated": len(rows), "refuse": int(sum(s.refuse for s in rows))},
-        "features": list(FEATURES),
-        "mean": [round(float(v), 6) for v in mean],
-        "scale": [round(float(v), 6) for v in scale],
-        "coef": [round(float(v), 6) for v in model.coef_[0]],
-        "intercept": round(float(model.intercept_[0]), 6),
-        "threshold": round(chosen["threshold"], 4),
-        "at_threshold": {k: round(v, 4) for k, v in chosen.items() if k != "threshold"},
+        "questions": summary["questions"],
+        "C": result.c,
+        "features": list(features),
+        "mean": [round(float(v), 6) for v in final.mean],
+        "scale": [round(float(v), 6) for v in final.scale],
+        "coef": [round(float(v), 6) for v in final.coef],
+        "intercept": round(final.intercept, 6),
+        "threshold": round(result.chosen["threshold"], 4),
+        "held_out_at_threshold": {k: round(v, 4) for k, v in result.chosen.items() if k != "threshold"},
     }
     args.out.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     args.reports.mkdir(parents=True, exist_ok=True)
-    plot(points, chosen, args.reports / "gate-pr.png")
-    (args.reports / "gate.md").write_text(report(data, points, rows, probabilities, chosen), encoding="utf-8")
-    print(json.dumps({k: data[k] for k in ("questions", "coef", "intercept", "threshold", "at_threshold")}))
+    points = curve(result.probabilities, rows)
+    plot(points, result.chosen, args.reports / "gate-pr.png")
+    (args.reports / "gate.md").write_text(report(data, result, points, rows), encoding="utf-8")
     return 0
 
 
-def report(
-    data: dict[str, object],
-    points: list[dict[str, float]],
-    rows: list[Sample],
-    probabilities: np.ndarray,
-    chosen: dict[str, float],
-) -> str:
+def report(data: dict[str, object], result: Study, points: list[dict[str, float]], rows: list[Sample]) -> str:
+    chosen = result.chosen
     lines = [
         "# Answer gate: fit and operating point (dev split only)",
         "",
-        f"Fitted {data['fitted']} by `python -m eval.gate_fit` on the dev questions that are "
-        f"answered through retrieval (who / fact; both gold sets: {data['questions']}). Positives: the plan "
-        "answers and retrieval's best "
-        "task is a gold task; negatives: questions to refuse. Answerable questions with a wrong best task are left "
-        "out of the fit and count against recall.",
+        f"Fitted {data['fitted']} by `python -m eval.gate_fit` on the dev questions of `gold.jsonl`, `users.jsonl` "
+        f"and `users-dev2.jsonl` that are answered through retrieval (who / fact: {data['questions']}). Positives: "
+        "the plan answers and retrieval's best task is a gold task; negatives: questions to refuse. Answerable "
+        "questions with a wrong best task are left out of the fit and count against recall.",
+        "",
+        f"Regularisation by stratified {FOLDS}-fold cross-validation, {REPEATS} shuffles (held-out log-loss per "
+        "C): " + ", ".join(f"C={c}: {loss:.4f}" for c, loss in result.losses.items()) + f" → **C = {result.c}**.",
         "",
         "| signal | coefficient (standardised) |",
         "|---|---:|",
     ]
-    lines += [f"| {f} | {c:+.3f} |" for f, c in zip(FEATURES, data["coef"], strict=True)]  # type: ignore[call-overload]
+    lines += [f"| {f} | {c:+.3f} |" for f, c in zip(result.features, data["coef"], strict=True)]  # type: ignore[call-overload]
     lines += [
         f"| intercept | {data['intercept']:+.3f} |",
         "",
-        f"**Operating point: answer when p ≥ {chosen['threshold']:.4f}.** Chosen as the highest dev accuracy over "
-        f"these questions while refusal recall stays ≥ {MIN_REFUSAL_RECALL}; ties go to the higher threshold, "
-        "since a refusal now offers the closest tasks (相关的可能是…) and costs a teacher less than a wrong answer. "
-        f"At this point: precision {chosen['precision']:.3f}, recall {chosen['recall']:.3f}, refusal recall "
+        f"**Operating point: answer when p ≥ {chosen['threshold']:.4f}.** Chosen on the held-out probabilities "
+        "(each question scored by models fitted without it), as the highest accuracy over these questions while "
+        f"refusal recall stays ≥ {MIN_REFUSAL_RECALL}; ties go to the higher threshold, since a refusal offers the "
+        "closest tasks (相关的可能是…) and costs a teacher less than a wrong answer. Held out, at this point: "
+        f"precision {chosen['precision']:.3f}, recall {chosen['recall']:.3f}, refusal recall "
         f"{chosen['refusal_recall']:.3f}, accuracy {chosen['accuracy']:.3f}.",
         "",
         "![precision/recall](gate-pr.png)",
@@ -210,12 +293,13 @@ def report(
             f"| {p['threshold']:.3f} | {p['precision']:.3f} | {p['recall']:.3f} | {p['refusal_recall']:.3f} "
             f"| {p['accuracy']:.3f} |"
         )
+    threshold = chosen["threshold"]
     wrong = [
         (s, pr)
-        for s, pr in zip(rows, probabilities, strict=True)
-        if (pr >= chosen["threshold"]) != (s.label == 1) and not (s.label is None and pr < chosen["threshold"])
+        for s, pr in zip(rows, result.probabilities, strict=True)
+        if (pr >= threshold) != (s.label == 1) and not (s.label is None and pr < threshold)
     ]
-    lines += ["", f"Dev questions the gate gets wrong at this point ({len(wrong)}):", ""]
+    lines += ["", f"Dev questions the gate gets wrong at this point, held out ({len(wrong)}):", ""]
     lines += [
         f"- {s.id} p={pr:.3f} {'refuse' if s.refuse else 'answer'}: {s.question} — "
         + ", ".join(f"{k}={v}" for k, v in asdict(s.signals).items())

@@ -99,6 +99,11 @@ class WordTokenizer:
             refuse_to_wait("word dictionary still loading")
         return self._ready.result()
 
+    def frequency(self, word: str) -> int:
+        """How often ``word`` occurs in jieba's corpus of general Chinese (0 for a word it does not know): 东西, 一样
+        and 特别 are common anywhere; 空调 and 学籍 are not."""
+        return int(_base_tokenizer().FREQ.get(word, 0))
+
     def phrases(self, text: str) -> list[str]:
         """Precise-mode words (each character in one word only), for measuring how much of a question a text
         covers; ``words`` adds overlapping parts ("幼儿" inside "幼儿园"), which would count twice."""

@@ -18,11 +18,16 @@ from pathlib import Path
 from index.errors import PlanQAError
 
 LEXICON_DIR = Path(__file__).resolve().parent.parent / "lexicons"
-DEFAULT_DOMAINS = ("education",)
+# Every domain written so far, loaded together so that one setting serves any plan of the family (an education
+# bureau's, a health commission's, a sports bureau's): a word two domains both list is read through the first.
+DEFAULT_DOMAINS = ("education", "health", "sports", "government")
 _ARROW = "<-"
 _UNIT = "@unit"
 _FRAME = "@frame"
 _LATIN = re.compile(r"[a-z]")
+# The level a unit's name ends in: a province's bureau has 处, a city's 科, a county's 股. An alias that says
+# another level than the name the plan lists (人事处 for 组织人事科) names a unit of another bureau, not this one.
+LEVELS = "处科股"
 
 
 class LexiconError(PlanQAError):
@@ -64,9 +69,21 @@ class Lexicon:
         # The plan's own terms are read whole first, so that a shorter said word inside one (高中 in 普通高中,
         # 职业 in 职业教育) does not split it; they need no bridge, so they expand to nothing.
         self._terms = {t for g in groups if not g.unit for t in g.terms if t not in forms}
+        # A plan term stands for the other plan terms of its groups (减负 → 负担, 学业负担): a plan may write the
+        # same thing either way ("减轻学生和家庭负担").
+        siblings: dict[str, dict[str, None]] = {}
+        for g in groups:
+            if not g.unit:
+                for t in g.terms:
+                    if t in self._terms:
+                        siblings.setdefault(t, {}).update(dict.fromkeys(x for x in g.terms if x != t))
+        self._siblings = {t: tuple(others) for t, others in siblings.items()}
         # Longest first, so 残疾孩子 is read before 孩子 and "after-school care" before "school".
-        ordered = sorted(set(forms) | self._terms, key=len, reverse=True)
-        self._chinese = [f for f in ordered if not _LATIN.search(f)]
+        ordered = sorted(set(forms) | self._terms, key=lambda f: (-len(f), f))
+        self._chinese: dict[str, list[str]] = {}  # by first character, for a scan in one pass over the text
+        for f in ordered:
+            if not _LATIN.search(f):
+                self._chinese.setdefault(f[0], []).append(f)
         latin = [re.escape(f) for f in ordered if _LATIN.search(f)]
         self._english = re.compile(r"(?<![a-z])(?:" + "|".join(latin) + r")(?![a-z])") if latin else None
 
@@ -79,20 +96,24 @@ class Lexicon:
             for m in self._english.finditer(lowered):
                 found.append((m.start(), m.end(), m.group()))
                 taken[m.start() : m.end()] = [True] * (m.end() - m.start())
-        for form in self._chinese:
-            start = lowered.find(form)
-            while start >= 0:
-                end = start + len(form)
-                if not any(taken[start:end]):
-                    found.append((start, end, form))
-                    taken[start:end] = [True] * len(form)
-                start = lowered.find(form, start + 1)
+        # Every occurrence, then taken longest first (ties: in the forms' order, then left to right).
+        occurrences = [
+            (-len(form), form, start)
+            for start, char in enumerate(lowered)
+            for form in self._chinese.get(char, ())
+            if lowered.startswith(form, start)
+        ]
+        for _, form, start in sorted(occurrences):
+            end = start + len(form)
+            if not any(taken[start:end]):
+                found.append((start, end, form))
+                taken[start:end] = [True] * len(form)
         out: list[Match] = []
         for s, e, form in sorted(found):
             if form in self._forms:
                 out.extend(Match(form, s, e, g) for g in self._forms[form])
             else:
-                out.append(Match(form, s, e, Group((form,), ()), plan_term=True))
+                out.append(Match(form, s, e, Group((form, *self._siblings.get(form, ())), ()), plan_term=True))
         return out
 
     def expand(self, text: str, plan_text: str = "") -> tuple[str, ...]:
@@ -108,22 +129,35 @@ class Lexicon:
     def alternatives(self, word: str) -> tuple[str, ...]:
         """``word`` and every plan term it may stand for (for soft coverage): 补贴 → 补贴, 资助, 补助, …"""
         out: dict[str, None] = {word: None}
+        out.update(dict.fromkeys(self._siblings.get(word, ())))
         for g in self._forms.get(word.lower(), ()):
             if not g.unit:
                 out.update(dict.fromkeys(g.terms))
         return tuple(out)
 
     def units(self, text: str, names: tuple[str, ...]) -> list[str]:
-        """Units of the plan (``names``) the question names in other words: 教研员 → 教研室."""
+        """Units of the plan (``names``) the question names in other words: 教研员 → 教研室 (never across
+        levels: 人事处 is not 组织人事科)."""
         out: list[str] = []
         for m in self.find(text):
             if m.group.unit:
-                out.extend(n for n in m.group.terms if n in names and n not in out)
+                out.extend(n for n in m.group.terms if n in names and n not in out and same_level(m.said, n))
         return out
 
     def unit_spans(self, text: str, names: tuple[str, ...]) -> list[tuple[int, int]]:
         """Where ``units`` found its names in ``text``, to take them out of the question's topic."""
-        return [(m.start, m.end) for m in self.find(text) if m.group.unit and any(n in names for n in m.group.terms)]
+        return [
+            (m.start, m.end)
+            for m in self.find(text)
+            if m.group.unit and any(n in names and same_level(m.said, n) for n in m.group.terms)
+        ]
+
+
+def same_level(said: str, name: str) -> bool:
+    """Whether an alias may stand for a unit's name: both end in the same level (科/处/股), or either in none
+    (教研员 → 教研室, 督导处 → 督导室: a 室 or 中心 has no level of its own)."""
+    a, b = said[-1:], name[-1:]
+    return a not in LEVELS or b not in LEVELS or a == b
 
 
 def parse_lexicon(text: str, source: str = "<lexicon>") -> tuple[tuple[Group, ...], frozenset[str]]:

@@ -13,6 +13,8 @@ TOP_K = 3  # citations per answer (PLANQA_TOP_K)
 MAX_TOP_K = 20  # the most citations a caller may ask for
 MAX_SUGGESTIONS = 3  # close tasks offered when the plan does not state what was asked
 ROUNDUP_GENERIC_SHARE = 0.4  # a round-up word found in more of the tasks than this is too general to select by
+ROUNDUP_BROAD_SHARE = 0.15  # a round-up word found in more of the tasks than this selects only the tasks about it:
+ROUNDUP_CENTRAL_SHARE = 0.25  # those whose title says it, or that say it this share as often as the one saying most
 ANSWER_CACHE_SIZE = 2048  # answers to repeated questions kept per service (and as many whole replies)
 QUERY_VECTOR_CACHE_SIZE = 4096  # query vectors kept per service, by topic (1.5 KiB each with a 384-d model)
 

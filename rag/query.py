@@ -52,25 +52,42 @@ _REVERSE = re.compile(
     r"|(?:干|忙|做|盯)(?:些|的)?(?:啥|什么|哪些)|(?:有|要)(?:哪些|什么|啥)(?:活|事)|哪些(?:事|活|方面|工作)"
     r"|还有(?:别的|其他|啥)"
 )
-# A topic round-up: 跟教师有关的任务有哪些 / 学校安全方面有哪些任务 / 职业教育相关的事有哪些 / 减负的事今年有哪些.
+# A topic round-up: 跟教师有关的任务有哪些 / 学校安全方面有哪些任务 / 职业教育相关的事有哪些 / 减负的事今年有哪些 /
+# 职业教育相关的任务都列一下 / 红色教育、党史教育的活动有哪些 / 给学生减负、给老师减负，计划里都有哪些.
 _ROUNDUP = re.compile(
-    r"(?:有关|相关|方面|涉及)\S{0,8}?(?:哪些|有啥)"
-    r"|(?:事|事情|打算|任务|工作|安排|举措)(?:今年)?都?(?:有哪些|有啥)|有哪些(?:任务|事情|事|打算|安排|举措)"
+    r"(?:有关|相关|方面|涉及)\S{0,8}?(?:哪些|有啥|列(?:一下|出来|个))"
+    r"|(?:事|事情|打算|任务|工作|安排|举措|活动|政策)(?:今年)?都?(?:有哪些|有啥)"
+    r"|有哪些(?:任务|事情|事|打算|安排|举措|活动|政策)|(?:计划|文件)(?:里|中)都?(?:有哪些|有啥)"
 )
 _ROUNDUP_CUE = re.compile(r"有关|相关|方面|涉及")
+# Where a round-up's topic names several things: 党建、干部、反腐败 / 农村、乡村教育 / 乡下学校和乡下娃.
+_ENUMERATION = re.compile(r"[、，,；;/]|(?<=[\u4e00-\u9fff])(?:和|与|及|以及)(?=[\u4e00-\u9fff])")
 # Words of a round-up that frame it, removed to leave its topic: "跟幼儿园有关的任务有哪些" → 幼儿园.
 _ROUNDUP_FRAME = re.compile(
-    r"今年|计划里|计划中|我们|咱们|直接|都|跟|和|与|关于|有关|相关|方面|涉及|的|事情|事|任务|工作|打算|安排|举措"
+    r"今年|计划里|计划中|文件里|我们|咱们|直接|都|跟|和|与|及|以及|关于|有关|相关|方面|涉及|的|事情|事|任务|工作|打算"
+    r"|安排|举措|活动|政策|列(?:一下|出来|个)?|这些|那些|他们|她们|它们"
+)
+# What a question about a unit's work says besides the unit and the asking: when, where in the plan, doing
+# words, asking for a list. "计划财务科今年要做的事有哪些" / "督导室今年下来要盯哪些方面" / "基础教育科的任务清单帮我
+# 列一下" leave nothing else: they ask for the unit's tasks.
+_UNIT_ACTIVITY = re.compile(
+    r"今年|明年|全年|一年到头|平时|目前|现在|下来|以后|主要|重点|具体|都|还|也|要|得|需要|在|了|的|些|有|"
+    r"那边|这边|那块|这块|那里|手上|手里|身上|(?:这份|这个|在)?计划(?:里|中|上)?|里面|里头|"
+    r"做|干|忙|搞|抓|管|负责|承担|参与|牵扯|掺和|涉及|盯|配合|落实|"
+    r"帮我|给我|请|列(?:一下|出来|个)?|说说|讲讲|介绍|看看|清单|目录|"
+    r"哪些|哪几|什么|啥|多少|几|项|方面|样|别的|其他|其它|[?？!！。,，、\s]"
 )
 _LATIN_WORD = re.compile(r"[a-z]{2,}", re.IGNORECASE)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _TASK_WORDS = re.compile(r"任务|工作|职责|事项|事情|事")
-# Words that frame a question but carry no topic; removed to leave what it is about.
+# Words that frame a question but carry no topic; removed to leave what it is about ("职业教育有哪些措施" asks the
+# measures of 职业教育: 有哪些措施 frames it).
 _FRAME = re.compile(
     r"请问|我想(?:知道|问问?|了解)|想问一下|想了解|麻烦问下|你好|您好|一下|"
     r"由谁|谁(?:来)?(?:负责|在抓|主抓|牵头|管理?|分管|主管)?|归(?:哪个|哪些)?(?:科室|部门|单位)?谁?管|"
     r"(?:应该|该|要)?找哪(?:个|些|一个)?(?:科室|部门|单位|处室|股室)?|哪(?:个|些|一个|家)?(?:科室|部门|单位|处室|股室|科|处|股|机构)|"
     r"什么(?:科室|部门|单位|机构)|(?:责任|牵头|负责|主管|承办)(?:单位|部门|科室)|"
+    r"(?:有哪些|有什么|有啥|哪些|什么|啥)(?:具体)?(?:措施|举措|做法|办法|要求|规定|安排|打算|新?政策)|"
     r"是什么|是啥|有哪些|有什么|有啥|是多少|多少|怎么样|怎么|怎样|如何|哪些|什么|几项|"
     r"负责|牵头|[吗呢呀啊吧嘛]|[?？!！。,，、:：;；\s]+"
 )
@@ -105,16 +122,14 @@ def analyze(question: str, plan: Plan, lexicon: Lexicon | None = None) -> Query:
     for u in found:  # an alias inside a name the plan lists (人事科 in 组织人事科) is that name, not an alias
         named = named.replace(u, " " * len(u))
     aliased = lexicon.units(named, names) if lexicon else []
-    units = tuple(found + [u for u in aliased if u not in found])
+    units = tuple(dict.fromkeys(found + aliased + _stem_units(named, plan, names)))
     wants_who = bool(_WHO.search(text)) or role is Role.SUPPORT
     wants_tasks = bool(_REVERSE.search(text))
     # What is left once the units and the asking-for-tasks words are gone: "基教科负责近视防控吗" → 近视防控.
-    remainder = _REVERSE.sub(" ", text)
-    for u in units:
-        remainder = remainder.replace(u, " ")
-    for start, end in lexicon.unit_spans(remainder, names) if lexicon else []:
-        remainder = remainder[:start] + " " * (end - start) + remainder[end:]
+    remainder = _without_units(_REVERSE.sub(" ", text), units, names, lexicon)
     rest = _topic(_TASK_WORDS.sub(" ", remainder))
+    if units and rest and not _UNIT_ACTIVITY.sub("", _without_frame(rest, lexicon)):
+        rest = ""  # "计财科今年要做的事有哪些": nothing asked besides the unit's work
 
     if units and not (rest and wants_who) and (wants_tasks or not rest):
         return Query(question, text, Intent.REVERSE, units=units, topic=rest, language=language, expansion=expansion)
@@ -146,6 +161,47 @@ def analyze(question: str, plan: Plan, lexicon: Lexicon | None = None) -> Query:
     )
 
 
+def _stem_units(text: str, plan: Plan, names: tuple[str, ...]) -> list[str]:
+    """Units named without their 科/室/股/处 ("计财那边今年负责哪些事" → 计财科), when the plan never writes the
+    stem as a word of its own (it writes 师资队伍 and 督导评估, so 师资 and 督导 stay topics)."""
+    bodies = plan_bodies(plan)
+    out = []
+    for name in names:
+        stem = name[:-1]
+        if name[-1] in "科室股处" and len(stem) >= 2 and stem in text and stem not in bodies:
+            out.append(name)
+    return out
+
+
+@lru_cache(maxsize=8)
+def plan_bodies(plan: Plan) -> str:
+    """The plan's task bodies without their 责任单位 notes, normalised: the words the plan uses as words."""
+    return normalize(" ".join(t.body for t in plan.tasks))
+
+
+def _without_units(text: str, units: tuple[str, ...], names: tuple[str, ...], lexicon: Lexicon | None) -> str:
+    """``text`` with the units it names blanked out, however it names them: as the plan writes them, by a name
+    the rule recognises (计划财务科 for 计财科) or by a lexicon alias (教研员 for 教研室)."""
+    for u in units:
+        text = text.replace(u, " ")
+    for m in UNIT_LIKE.finditer(text):
+        if find_units(m.group(), names):
+            text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
+    for u in units:
+        if u[-1] in "科室股处" and len(u) >= 3:
+            text = text.replace(u[:-1], " ")
+    for start, end in lexicon.unit_spans(text, names) if lexicon else []:
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text
+
+
+def _without_frame(text: str, lexicon: Lexicon | None) -> str:
+    """``text`` without the lexicon's framing words (局里, 咱们, 这块)."""
+    for word in sorted(lexicon.frame if lexicon else (), key=len, reverse=True):
+        text = text.replace(word, "")
+    return text
+
+
 def _role_asked(text: str) -> tuple[Role | None, str]:
     """SUPPORT when a who-question asks for the supporting units, with the words that ask it taken out of the
     text (they frame the question: "“双减”工作谁配合" is about 双减). Asking who leads needs nothing apart: every
@@ -168,11 +224,16 @@ def _subsection_ref(text: str, plan: Plan) -> tuple[int, int] | None:
 
 
 def _roundup_topic(text: str) -> str:
-    """The topic of a round-up ("跟幼儿园有关的任务有哪些" → 幼儿园), or "" when the question is not one."""
+    """The topic of a round-up ("跟幼儿园有关的任务有哪些" → 幼儿园), or "" when the question is not one; a topic
+    naming several things keeps them apart with 、 ("局里抓党建、管干部、反腐败这些…" → 党建、管干部、反腐败)."""
     if not _ROUNDUP.search(text):
         return ""
-    topic = _ROUNDUP_FRAME.sub(" ", _topic(_ROUNDUP.sub(" ", text)))
-    return re.sub(r"\s+", " ", topic).strip()
+    parts = []
+    for piece in _ENUMERATION.split(_ROUNDUP.sub(" ", text)):
+        part = re.sub(r"\s+", "", _ROUNDUP_FRAME.sub(" ", _topic(piece)))
+        if part:
+            parts.append(part)
+    return "、".join(parts)
 
 
 @lru_cache(maxsize=8)

@@ -12,7 +12,7 @@ English questions 0.88 → 0.96, while Chinese ones lose a little, so Chinese qu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 import numpy as np
@@ -49,6 +49,11 @@ class Retrieval:
     hits: list[TaskHit]
     dense_mean: float = 0.0  # mean cosine of the question to every sentence (0 without the dense ranking)
     dense_std: float = 0.0
+    sentence_similarity: dict[tuple[int, int], float] = field(default_factory=dict)  # (task, sentence) → cosine
+
+    def similarity(self, hit: Hit) -> float:
+        """The dense cosine of one retrieved sentence to the question (0 without the dense ranking)."""
+        return self.sentence_similarity.get((hit.task, hit.sentence), 0.0)
 
     def dense_z(self, similarity: float) -> float:
         """A cosine in standard deviations above the mean: comparable across questions and languages."""
@@ -108,13 +113,15 @@ def retrieve(
         chunk = index.chunks[chunk_id]
         by_task.setdefault(chunk.task, []).append(Hit(chunk.task, chunk.sentence, chunk.text, score))
     task_similarity: dict[int, float] = {}
+    sentence_similarity: dict[tuple[int, int], float] = {}
     for i, chunk in enumerate(index.chunks):
         task_similarity[chunk.task] = max(task_similarity.get(chunk.task, -1.0), float(similarity[i]))
+        sentence_similarity[(chunk.task, chunk.sentence)] = float(similarity[i])
     hits = [
         TaskHit(task=task, score=task_hits[0].score, hits=tuple(task_hits), similarity=task_similarity[task])
         for task, task_hits in by_task.items()
     ]
-    return Retrieval(sorted(hits, key=lambda h: -h.score), mean, std)
+    return Retrieval(sorted(hits, key=lambda h: -h.score), mean, std, sentence_similarity)
 
 
 def coverage(terms: list[str], text: str) -> float:

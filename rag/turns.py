@@ -12,6 +12,7 @@ from dataclasses import replace
 from index.model import Plan
 from rag.answer import lead_answer, original_answer
 from rag.followup import resolve
+from rag.limits import MAX_TOP_K
 from rag.query import analyze
 from rag.types import Answer, FollowUp, Intent, Turn
 
@@ -43,7 +44,8 @@ def _more(plan: Plan, compose: Compose, previous: Turn, question: str, top_k: in
     if analyze(previous.base, plan).intent in (Intent.REVERSE, Intent.SECTION, Intent.TASK, Intent.ROUNDUP):  # lists
         text = f"上一个回答已列出全部{len(previous.shown)}项，没有更多了。" if previous.shown else "没有更多了。"
         return Answer(question, text, False, previous.asks)
-    wider = compose(previous.base, len(previous.shown) + top_k)
+    # Every related task, not only those an answer cites by default (those close in meaning: rag/answer.py).
+    wider = compose(previous.base, MAX_TOP_K)
     new = [c for c in wider.citations if c.task not in previous.shown][:top_k]
     if not new:
         text = f"计划中与“{previous.topic or previous.base}”相关的任务已全部列出，没有更多了。"

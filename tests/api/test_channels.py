@@ -37,7 +37,8 @@ STANDALONE = [
     "第18项任务是什么",
     "萍乡市教育局局长是谁?",
 ]
-CONVERSATION = ["谁负责劳动教育?", "第二个呢?", "这项任务的原文", "安全教育呢?", "还有哪些?"]
+# 职业教育: one task is about it (14), two more say it (17, 27), so "还有哪些?" has further tasks to list.
+CONVERSATION = ["谁负责劳动教育?", "第二个呢?", "这项任务的原文", "职业教育呢?", "还有哪些?"]
 
 
 @dataclass(frozen=True)

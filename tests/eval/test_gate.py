@@ -47,17 +47,14 @@ def test_dev_split_meets_the_thresholds(dev_run) -> None:  # type: ignore[no-unt
     assert_meets(*dev_run, label="gold.jsonl")
 
 
-@pytest.fixture(scope="module")
-def users_run(plan_index: PlanIndex, settings: Settings):  # type: ignore[no-untyped-def]
-    config = json.loads(THRESHOLDS.read_text(encoding="utf-8"))["users"]
+@pytest.mark.parametrize("key", ["users", "users_dev2"])
+def test_users_words_meet_their_thresholds(key: str, plan_index: PlanIndex, settings: Settings) -> None:
+    """eval/data/users.jsonl and users-dev2.jsonl: teachers' colloquial, English and mixed questions, round-ups,
+    near misses."""
+    config = json.loads(THRESHOLDS.read_text(encoding="utf-8"))[key]
     questions = load_gold(ROOT / config["gold"], split=config["split"])
     results, raw = evaluate([planqa_system(settings, plan_index)], questions)
-    return config, questions, results, raw
-
-
-def test_users_words_meet_their_thresholds(users_run) -> None:  # type: ignore[no-untyped-def]
-    """eval/data/users.jsonl: teachers' colloquial, English and mixed questions, round-ups, near misses."""
-    assert_meets(*users_run, label="users.jsonl")
+    assert_meets(config, questions, results, raw, label=config["gold"])
 
 
 def test_http_gives_the_same_answers(dev_run, live_server: str) -> None:  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from dataclasses import replace
 import pytest
 
 from index.errors import InvalidConversationError, InvalidQuestionError
+from rag.limits import MAX_TOP_K
 from rag.service import AnsweringService, Channel, Reply
 from rag.sessions import SessionConfig, SessionStore
 from rag.types import FollowUp, Intent, Turn
@@ -96,7 +97,7 @@ def test_original_of_a_numbered_task_needs_no_history(service):
 
 def test_more_lists_further_tasks_not_shown_before(service):
     first, more, again = chain(service, "职业教育有哪些措施?", "还有哪些?", "还有吗?", top_k=1)
-    wider = answer(service, "职业教育有哪些措施?", top_k=2)
+    wider = answer(service, "职业教育有哪些措施?", top_k=MAX_TOP_K)  # every related task, not only the closest
     assert more.follow_up is FollowUp.MORE and more.answer.found
     shown = {c.task for c in first.answer.citations}
     expected = [c.task for c in wider.citations if c.task not in shown][:1]

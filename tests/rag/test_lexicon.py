@@ -77,3 +77,37 @@ def test_the_education_lexicon_is_general_to_the_domain(plan) -> None:  # type: 
     assert not any(t.title in body for t in plan.tasks)
     assert not re.search(r"(?<![a-z0-9-])[0-9]", body)
     assert len(load_lexicon().groups) > 80
+
+
+def test_a_unit_alias_never_crosses_levels() -> None:
+    """处 is a province's office, 科 a city's, 股 a county's: 人事处 is not the 组织人事科 a city plan lists."""
+    groups, frame = parse_lexicon("@unit 组织人事科 | 人事科 | 人事处  <-  人事科 | 人事处 | 管人事的\n")
+    from rag.lexicon import Lexicon
+
+    lexicon = Lexicon(groups, ("small",), frame)
+    names = ("组织人事科", "基教科")
+    assert lexicon.units("人事科管哪些事", names) == ["组织人事科"]
+    assert lexicon.units("管人事的那个科室", names) == ["组织人事科"]  # no level said: an alias
+    assert lexicon.units("人事处管哪些事", names) == []
+    assert lexicon.unit_spans("人事处管哪些事", names) == []
+
+
+def test_a_plan_term_stands_for_the_other_plan_terms_of_its_group() -> None:
+    groups, frame = parse_lexicon("负担 | 减负 | 减负清单  <-  太累 | 压力大\n")
+    from rag.lexicon import Lexicon
+
+    lexicon = Lexicon(groups, ("small",), frame)
+    match = lexicon.find("给学生减负")[0]
+    assert match.plan_term and match.group.terms == ("减负", "负担", "减负清单")  # 减轻学生负担 says it too
+    assert lexicon.alternatives("减负") == ("减负", "负担", "减负清单")
+    assert lexicon.expand("给学生减负") == ()  # the plan's own term needs no bridge in keyword search
+
+
+def test_every_domain_loads_together_by_default() -> None:
+    from rag.lexicon import DEFAULT_DOMAINS
+
+    assert set(DEFAULT_DOMAINS) == set(available_domains())  # one setting for a plan of any issuer of the family
+    lexicon = load_lexicon()
+    assert lexicon.domains == DEFAULT_DOMAINS and DEFAULT_DOMAINS[0] == "education"
+    assert "家庭医生" in lexicon.expand("想找个私人医生")  # health
+    assert len(lexicon.groups) > 900

@@ -81,3 +81,59 @@ def test_unknown_unit(plan):
 def test_topic_drops_question_words(plan):
     assert analyze("谁负责近视防控?", plan).topic == "近视防控"
     assert analyze("请问课后服务归哪个科室管?", plan).topic == "课后服务"
+
+
+@pytest.mark.parametrize(
+    ("question", "unit"),
+    [
+        ("计财那边今年负责哪些事？", "计财科"),  # the name without 科: the plan never writes 计财 on its own
+        ("计划财务科今年要做的事有哪些", "计财科"),  # nothing asked besides the unit's work
+        ("督导室今年下来要盯哪些方面?", "督导室"),
+        ("人事科的任务清单帮我列一下", "组织人事科"),  # a lexicon alias at the same level
+    ],
+)
+def test_questions_about_a_units_work_in_users_words(plan, question, unit):
+    from rag.lexicon import load_lexicon
+
+    q = analyze(question, plan, load_lexicon())
+    assert q.intent is Intent.REVERSE and q.units == (unit,), q
+
+
+def test_a_stem_the_plan_uses_as_a_word_is_a_topic_not_a_unit(plan):
+    from rag.lexicon import load_lexicon
+
+    assert "师资" in normalize_plan(plan)  # 师资队伍: 师资 does not stand for 师资科
+    q = analyze("师资队伍建设谁负责?", plan, load_lexicon())
+    assert q.intent is Intent.WHO and q.units == ()
+
+
+def test_a_unit_of_another_level_is_unknown_even_with_an_alias(plan):
+    from rag.lexicon import load_lexicon
+
+    q = analyze("人事处管哪些事?", plan, load_lexicon())  # the lexicon lists 人事处 beside 组织人事科
+    assert q.intent is Intent.REVERSE and q.units == () and q.unknown_unit == "人事处"
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("抓党建、管干部、反腐败这些都有哪些任务？", "抓党建、管干部、反腐败"),
+        ("职业教育相关的任务都列一下", "职业教育"),
+        ("红色教育、党史教育的活动有哪些？", "红色教育、党史教育"),
+        ("乡下学校和乡下娃今年有哪些打算?", "乡下学校、乡下娃"),
+    ],
+)
+def test_a_roundup_keeps_the_things_its_topic_names_apart(plan, question, topic):
+    q = analyze(question, plan)
+    assert q.intent is Intent.ROUNDUP and q.topic == topic
+
+
+def test_asking_for_measures_frames_the_question(plan):
+    assert analyze("职业教育有哪些措施?", plan).topic == "职业教育"
+    assert analyze("课后服务时间有什么规定?", plan).topic == "课后服务时间"
+
+
+def normalize_plan(plan) -> str:  # type: ignore[no-untyped-def]
+    from rag.query import plan_bodies
+
+    return plan_bodies(plan)
