@@ -23,9 +23,8 @@ from api.schemas_library import DutiesOut, PlanAddedOut, PlanDiffOut, PlanInfoOu
 from index.catalog import PLAN_ID_PATTERN
 from index.errors import PlanRejectedError
 from index.matrix import duties, matrix_csv, matrix_xlsx
-from index.normalize import normalize
 from index.readers import MAX_FILE_BYTES
-from index.units import find_units, unit_names
+from index.units import resolve_unit
 from rag.yoy import ComparisonRefused
 
 router = APIRouter(tags=["plans"])
@@ -145,16 +144,14 @@ async def unit_duties(
     plan_id: PlanId, name: Annotated[str, Path(min_length=1, max_length=50)], service: ServiceDep
 ) -> DutiesOut:
     plan = service.entry(plan_id).plan
-    names = unit_names(plan)
-    text = normalize(name)
-    matches = [text] if text in plan.units else find_units(text, names)
+    matches = resolve_unit(plan, name)
     if len(matches) != 1:
         raise ApiError(
             404,
             "unit_not_found",
-            f"计划中没有“{name}”（或名称不唯一）。Unknown or ambiguous unit {name!r}: see /units.",
+            f"计划中没有“{name}”（或名称不唯一）。Unknown or ambiguous unit {name!r}: see /units?plan={plan_id}.",
         )
-    return duties_out(plan_id, matches[0], plan, duties(plan, matches[0]))
+    return duties_out(plan_id, matches[0], duties(plan, matches[0]))
 
 
 # After /plans/matrix.xlsx, which an id's pattern would also match.
