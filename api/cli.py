@@ -157,7 +157,10 @@ def cmd_diff(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_matrix(args: argparse.Namespace, settings: Settings) -> int:
-    """The responsibility matrix (任务分工表) of a plan, or of every plan (a sheet each), as .xlsx or .csv."""
+    """The responsibility matrix (任务分工表) of a plan, or of every plan (a sheet each), as .xlsx or .csv; with
+    ``--unit``, one unit's duties printed instead."""
+    if args.unit:
+        return _print_duties(args, settings)
     from config.wiring import build_library
     from index.matrix import matrix_csv, matrix_xlsx
 
@@ -171,6 +174,36 @@ def cmd_matrix(args: argparse.Namespace, settings: Settings) -> int:
     else:
         out.write_bytes(matrix_xlsx([(e.meta.id, e.plan) for e in entries]))
     print(f"wrote {out} ({', '.join(e.meta.id for e in entries)})")
+    return 0
+
+
+def _print_duties(args: argparse.Namespace, settings: Settings) -> int:
+    """Every task the unit leads, supports or carries out in the plan, with the task as written."""
+    from api.schemas_library import duties_out
+    from index.errors import PlanNotFoundError
+    from index.matrix import duties
+    from index.units import resolve_unit, unit_names
+
+    if args.id == "all":
+        raise PlanQAError("--unit 需要指定一份计划。--unit needs one plan: give its id (planqa plans list).")
+    plan = _plan_of(settings, args.id)
+    matches = resolve_unit(plan, args.unit)
+    if len(matches) != 1:
+        known = "、".join(unit_names(plan))
+        raise PlanNotFoundError(
+            f"计划中没有“{args.unit}”（或名称不唯一）。可用单位：{known}。Unknown or ambiguous unit {args.unit!r}."
+        )
+    unit, found = matches[0], duties(plan, matches[0])
+    if args.json:
+        print(duties_out(args.id, unit, found).model_dump_json(indent=2))
+        return 0
+    counts = "，".join(
+        f"{role.label}{sum(d.role is role for d in found)}项" for role in dict.fromkeys(d.role for d in found)
+    )
+    print(f"{unit}在《{plan.title}》中的分工：共{len(found)}项（{counts}）")
+    for d in found:
+        shared = "（与机关各科室共同）" if d.collective else ""
+        print(f"\n{d.task.label} · {d.role.label}{shared} · {d.task.title}（{d.section}）\n  {d.task.text}")
     return 0
 
 
@@ -366,6 +399,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="plan id, or 'all' (xlsx: a sheet per plan)")
     p.add_argument("--format", choices=["xlsx", "csv"], default="xlsx")
     p.add_argument("--out", help="file to write (default: <id>-任务分工表.<format>)")
+    p.add_argument("--unit", help="print this unit's duties instead (every task it leads, supports or carries out)")
+    p.add_argument(
+        "--json", action="store_true", help="with --unit: the API's JSON (GET /plans/{id}/units/{name}/duties)"
+    )
     p.set_defaults(func=cmd_matrix)
 
     p = sub.add_parser("index", help="manage the index")

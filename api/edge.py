@@ -4,7 +4,10 @@ In order:
 1. a request id (``X-Request-ID``, the client's when sane, else made here), on the response and in
    ``request.state.request_id``;
 2. the body limit: a declared ``Content-Length`` over ``PLANQA_MAX_REQUEST_BYTES`` is refused (413) before
-   anything is read; a body without one (chunked) is read here, up to the limit, and refused (413) past it;
+   anything is read; a body without one (chunked) is read here, up to the limit, and refused (413) past it. A plan
+   upload (``POST /plans``) carrying an admin key may be as large as a plan file may be (``UPLOAD_BODY_BYTES``):
+   a plan as .docx or .pdf is rarely under 64 KiB; without an admin key it has the usual limit, so nobody else can
+   make the server read megabytes;
 3. access (``api/security.py``): the client's address (trusted proxies; also ``request.state.client``), API
    keys, rate limits — 401 or 429, except on the exempt routes;
 4. when the response is done: the metrics (labels from a fixed set, ``api/metrics.py``) and one JSON line in
@@ -28,11 +31,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.errors import CLIENT_CLOSED, send_error
 from api.logs import AccessLog
 from api.metrics import Recorder, RouteLabels, method_label
-from api.security import AccessControl, Refusal, TrustedProxies, bearer, is_exempt
+from api.security import AccessControl, Refusal, TrustedProxies, bearer, is_exempt, key_matches
+from index.readers import MAX_FILE_BYTES
 
 _SAFE_ID = re.compile(rb"[A-Za-z0-9_.\-]{1,64}")
 
 _MAX_LOGGED_PATH = 1000
+UPLOAD_PATH = "/plans"
+UPLOAD_BODY_BYTES = MAX_FILE_BYTES + 64 * 1024  # the largest plan file, and the multipart form around it
 
 
 def too_large_message(limit: int) -> str:
@@ -60,8 +66,10 @@ class EdgeMiddleware:
         proxies: TrustedProxies,
         log: AccessLog,
         routes: Callable[[], Iterable[str]],
+        admin_keys: tuple[str, ...] = (),
     ) -> None:
         self.app, self.max_body, self.access, self.proxies, self.log = app, max_body, access, proxies, log
+        self.admin_keys = admin_keys
         self.recorder = Recorder()
         self.new_id = RequestIds()
         self._templates = routes
@@ -100,9 +108,10 @@ class EdgeMiddleware:
                 )
                 return
             if b"transfer-encoding" in headers:  # no length given: read the body here, within the limit
-                body = await _read_body(receive, self.max_body)
+                limit = self._body_limit(scope, headers)
+                body = await _read_body(receive, limit)
                 if body is None:
-                    message = too_large_message(self.max_body)
+                    message = too_large_message(limit)
                     await send_error(send_with_id, 413, "request_too_large", message, request_id)
                     return
                 if isinstance(body, int):
@@ -113,10 +122,20 @@ class EdgeMiddleware:
         finally:
             self._finish(scope, state, status or 500, started, request_id, refused_by)
 
+    def _body_limit(self, scope: Scope, headers: dict[bytes, bytes]) -> int:
+        """The usual limit; a plan file's for an upload with an admin key."""
+        if scope["path"] == UPLOAD_PATH and scope["method"] == "POST" and self.admin_keys:
+            token = bearer(headers)
+            if token and key_matches(token, self.admin_keys):
+                return max(self.max_body, UPLOAD_BODY_BYTES)
+        return self.max_body
+
     def _refusal(self, scope: Scope, headers: dict[bytes, bytes]) -> Refusal | None:
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body):
-            return Refusal(413, "request_too_large", too_large_message(self.max_body), ())
+            limit = self._body_limit(scope, headers)
+            if not declared.isdigit() or int(declared) > limit:
+                return Refusal(413, "request_too_large", too_large_message(limit), ())
         peer = scope.get("client")
         client = self.proxies.client(peer[0] if peer else "unknown", headers.get(b"x-forwarded-for"))
         scope["state"]["client"] = client  # the client's address for the routes too (request.state.client)

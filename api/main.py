@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, service: AnsweringService | Lib
         proxies=TrustedProxies(settings.trusted_proxies),
         log=AccessLog(log_questions=settings.log_questions),
         routes=lambda: route_templates(app.routes),
+        admin_keys=settings.admin_key_list,
     )
     install_error_handlers(app)
     for module in (ask, stream, openai_compat, page, plan, library, health, ops, wechat):

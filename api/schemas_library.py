@@ -8,7 +8,8 @@ from pydantic import BaseModel, Field
 
 from api.schemas import CitationOut, PlanRefOut
 from index.diff import PlanDiff, TaskChange
-from index.model import Plan, Task
+from index.matrix import Duty
+from index.model import Task
 from index.units import unit_names
 from rag.answer import citation
 from rag.library import PlanEntry
@@ -118,6 +119,7 @@ class DutyOut(BaseModel):
     role: str = Field(description="lead | support | local")
     role_label: str = Field(description="牵头 | 配合 | 落实")
     text: str = Field(description="The task as written, its note included")
+    collective: bool = Field(False, description='Named as "X等机关各科室" (with the other departments)')
 
 
 class DutiesOut(BaseModel):
@@ -126,14 +128,14 @@ class DutiesOut(BaseModel):
     duties: list[DutyOut]
 
 
-def duties_out(plan_id: str, unit: str, plan: Plan, duties: list[Any]) -> DutiesOut:
+def duties_out(plan_id: str, unit: str, duties: list[Duty]) -> DutiesOut:
     return DutiesOut(
         plan=plan_id,
         unit=unit,
         duties=[
             DutyOut(
                 label=d.task.label, ref=d.task.ref, key=d.task.key, section=d.section, title=d.task.title,
-                role=d.role.value, role_label=d.role.label, text=d.task.text,
+                role=d.role.value, role_label=d.role.label, text=d.task.text, collective=d.collective,
             )
             for d in duties
         ],

@@ -59,6 +59,14 @@ def collective_tasks(plan: Plan) -> list[tuple[Task, str]]:
     return [(t, tok) for t in plan.tasks for tok in t.units if split_collective(tok)[1] is not None]
 
 
+def resolve_unit(plan: Plan, name: str) -> list[str]:
+    """The units of ``plan`` that ``name`` may mean, as the plan writes them: itself when the plan has it (normalised),
+    else its aliases (``find_units``). One: that unit; none or several: unknown or ambiguous."""
+    names = unit_names(plan)
+    text = normalize(name)
+    return [text] if text in names else find_units(text, names)
+
+
 def find_units(text: str, names: tuple[str, ...]) -> list[str]:
     """Units named in ``text`` (already normalised): exact names first, then aliases. Names are compared
     normalised ("各县（市、区）教育局" matches "各县(市、区)教育局") and returned as the plan writes them.

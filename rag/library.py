@@ -336,8 +336,8 @@ class LibraryService:
     def _make_shelf(self, entries: dict[str, PlanEntry]) -> Shelf:
         ordered = dict(sorted(entries.items(), key=lambda kv: (kv[1].meta.issuer, -(kv[1].meta.year or 0), kv[0])))
         metas = [e.meta for e in ordered.values()]
-        issuer = self.library.default_issuer or _most_plans(metas)
         default = default_plan_id(metas, self.library)
+        issuer = preferred_issuer(metas, self.library, default)
         year = self.library.current_year or time.localtime().tm_year
         texts = {k: normalize(_plan_text(e.plan)) for k, e in ordered.items()} if len(ordered) > 1 else {}
         return Shelf(ordered, PlanNames(metas, year), default, issuer, texts)
@@ -393,6 +393,16 @@ def default_plan_id(metas: Sequence[PlanMeta], config: LibraryConfig) -> str | N
     issuer = config.default_issuer or _most_plans(metas)
     mine = [m for m in metas if m.issuer == issuer] or list(metas)
     return max(mine, key=lambda m: (m.year or 0, m.id)).id if mine else None
+
+
+def preferred_issuer(metas: Sequence[PlanMeta], config: LibraryConfig, default: str | None) -> str:
+    """The issuer whose plans win when a name fits several ("去年的计划里…", "2023年…"): PLANQA_DEFAULT_ISSUER, else
+    the default plan's issuer (so "去年" next to PLANQA_DEFAULT_PLAN means that issuer's year before), else the
+    issuer with the most plans."""
+    if config.default_issuer:
+        return config.default_issuer
+    chosen = next((m for m in metas if m.id == default), None)
+    return chosen.issuer if chosen is not None and chosen.issuer else _most_plans(metas)
 
 
 def _most_plans(metas: Sequence[PlanMeta]) -> str:

@@ -24,7 +24,8 @@ from index.catalog import PlanMeta, pinyin
 from index.normalize import fold
 
 ISSUERS_FILE = Path(__file__).resolve().parent.parent / "lexicons" / "plans" / "issuers.txt"
-_YEAR = re.compile(r"(?<![\d.])((?:19|20)\d{2})(?:年度|年)?(?![\d.%])")
+# A year: "2022年", "2022年度", "2022"; not a number in a figure (2022.5万元, 20220人, 2023%) or a task's (第2021项).
+_YEAR = re.compile(r"(?<![\d.第])((?:19|20)\d{2})(?:年度|年)?(?![\d.%项个条])")
 _RELATIVE = {"今年": 0, "本年度": 0, "this year": 0, "去年": -1, "last year": -1, "前年": -2, "明年": 1}
 _LATIN = re.compile(r"[a-z]")
 _JOINERS = "的年今去前市县区委教卫体人和与跟"  # what follows a region naming a plan, not a longer name

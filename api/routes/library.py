@@ -19,13 +19,12 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import AdminDep, ServiceDep
 from api.errors import ApiError, error_body
 from api.schemas import OpenAPIResponses, error_responses
-from api.schemas_library import DutiesOut, PlanAddedOut, PlanDiffOut, PlansOut, duties_out, plan_info
+from api.schemas_library import DutiesOut, PlanAddedOut, PlanDiffOut, PlanInfoOut, PlansOut, duties_out, plan_info
 from index.catalog import PLAN_ID_PATTERN
 from index.errors import PlanRejectedError
 from index.matrix import duties, matrix_csv, matrix_xlsx
-from index.normalize import normalize
 from index.readers import MAX_FILE_BYTES
-from index.units import find_units, unit_names
+from index.units import resolve_unit
 from rag.yoy import ComparisonRefused
 
 router = APIRouter(tags=["plans"])
@@ -59,6 +58,13 @@ async def add_plan(
 ) -> PlanAddedOut | JSONResponse:
     data = await file.read(MAX_FILE_BYTES + 1)
     name = file.filename or "plan.txt"
+    if len(data) > MAX_FILE_BYTES:
+        raise ApiError(
+            413,
+            "plan_too_large",
+            f"计划文件过大（上限{MAX_FILE_BYTES}字节）。"
+            f"The plan file is over {MAX_FILE_BYTES} bytes: is it really a work plan?",
+        )
     meta: dict[str, object] = {"title": title, "issuer": issuer, "region": region, "year": year}
     try:
         added = await run_in_threadpool(
@@ -68,7 +74,11 @@ async def add_plan(
         body = {**error_body("plan_rejected", str(e), None), "report": e.report.as_dict()}  # type: ignore[attr-defined]
         return JSONResponse(body, status_code=422)
     entry = service.entry(added.plan.meta.id)
-    return PlanAddedOut(plan=plan_info(entry), replaced=added.replaced, report=added.report.as_dict())
+    return PlanAddedOut(
+        plan=plan_info(entry, entry.meta.id == service.default_plan),
+        replaced=added.replaced,
+        report=added.report.as_dict(),
+    )
 
 
 @router.delete(
@@ -134,16 +144,21 @@ async def unit_duties(
     plan_id: PlanId, name: Annotated[str, Path(min_length=1, max_length=50)], service: ServiceDep
 ) -> DutiesOut:
     plan = service.entry(plan_id).plan
-    names = unit_names(plan)
-    text = normalize(name)
-    matches = [text] if text in plan.units else find_units(text, names)
+    matches = resolve_unit(plan, name)
     if len(matches) != 1:
         raise ApiError(
             404,
             "unit_not_found",
-            f"计划中没有“{name}”（或名称不唯一）。Unknown or ambiguous unit {name!r}: see /units.",
+            f"计划中没有“{name}”（或名称不唯一）。Unknown or ambiguous unit {name!r}: see /units?plan={plan_id}.",
         )
-    return duties_out(plan_id, matches[0], plan, duties(plan, matches[0]))
+    return duties_out(plan_id, matches[0], duties(plan, matches[0]))
+
+
+# After /plans/matrix.xlsx, which an id's pattern would also match.
+@router.get("/plans/{plan_id}", response_model=PlanInfoOut, responses=error_responses(404), summary="One plan")
+async def get_plan_info(plan_id: PlanId, service: ServiceDep) -> PlanInfoOut:
+    entry = service.entry(plan_id)
+    return plan_info(entry, entry.meta.id == service.default_plan)
 
 
 def _download(data: bytes, media: str, name: str, ascii_name: str) -> Response:

@@ -10,8 +10,7 @@ from api.deps import PlanDep
 from api.errors import ApiError
 from api.schemas import PlanOut, SectionOut, TaskOut, UnitOut, UnitTasksOut, error_responses
 from index.model import Role
-from index.normalize import normalize
-from index.units import Assignment, find_units, tasks_of, unit_names
+from index.units import Assignment, resolve_unit, tasks_of, unit_names
 
 router = APIRouter(tags=["plan"])
 _404 = error_responses(404)
@@ -53,11 +52,9 @@ async def list_units(plan: PlanDep) -> list[UnitOut]:
 
 @router.get("/units/{name}/tasks", response_model=UnitTasksOut, responses=_404, summary="A unit's tasks")
 async def unit_tasks(name: Annotated[str, Path(min_length=1, max_length=50)], plan: PlanDep) -> UnitTasksOut:
-    names = unit_names(plan)
-    text = normalize(name)
-    matches = [text] if text in names else find_units(text, names)
+    matches = resolve_unit(plan, name)
     if len(matches) != 1:
-        known = "、".join(names)
+        known = "、".join(unit_names(plan))
         raise ApiError(
             404,
             "unit_not_found",

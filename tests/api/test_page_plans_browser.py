@@ -162,7 +162,7 @@ def test_the_current_plan_follows_the_conversation_in_browse_and_download(page, 
     download = info.value
     assert download.suggested_filename == f"{qs2022}-任务分工表.xlsx"
     book = load_workbook(io.BytesIO(Path(download.path()).read_bytes()))
-    assert book.sheetnames == [QS2022]
+    assert book.sheetnames == [QS2022, f"{QS2022} 按单位"]  # the matrix, and the per-unit view
     header = [c.value for c in book[QS2022][1]]
     assert header[:4] == ["编号", "部分", "任务", "牵头单位"]
     assert book[QS2022].max_row == 1 + len(tasks["tasks"])
