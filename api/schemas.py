@@ -127,6 +127,7 @@ class SignalsOut(BaseModel):
     latin_share: float = Field(description="share of Latin letters in the question (0 Chinese … 1 English)")
     detail_missing: bool = Field(description="asks a number, date, person or place the matching text does not state")
     year_missing: bool = Field(description="names a year the plan never mentions")
+    top_share: float = Field(description="share of the ten best-fused sentences that belong to the best task")
 
 
 class EvidenceOut(BaseModel):

@@ -6,6 +6,8 @@ questions, whose cosines sit near 0.80 whatever they ask. The gate weighs severa
 - ``dense_z``: the best task's cosine in standard deviations above the mean over all the plan's sentences — a
   relative figure, so English and Chinese questions are judged on their own scale;
 - ``dense_margin``: how far that stands above the next task;
+- ``top_share``: the share of the ``TOP_SHARE_SENTENCES`` best sentences of the fused ranking that belong to the best
+  task — whether the dense and keyword rankings agree on it, whatever words the lexicon knows;
 - ``keyword_coverage``: the share of the question's content words found verbatim in the task;
 - ``soft_coverage``: the same through the lexicon (a word counts when one of its plan terms is there: 托管 → 课后服务);
 - ``latin_share``: the question's language;
@@ -53,6 +55,9 @@ _TOLD_NUMBER = re.compile(r"^[0-9一二两三四五六七八九十百千万几�
 # How often a word must occur in jieba's corpus of general Chinese to count as everyday (measured on dev, with
 # 1000, 2000, 3000, 5000 and 8000: held-out gate accuracy is best at 2000–3000).
 COMMON_WORD = 3000
+
+# How many of the fused ranking's best sentences ``top_share`` looks at (a task has 3–12 sentences).
+TOP_SHARE_SENTENCES = 10
 
 # What a question may ask for that a plan states only sometimes (numbers, dates) or never (people, places):
 # (asked, stated). A question asking for one is covered only where the sentence that matches it states it.
@@ -411,6 +416,8 @@ def signals(query: Query, plan: Plan, retrieval: Retrieval, terms: Sequence[Term
     text = normalize(task.text)
     z = retrieval.dense_z(top.similarity)
     others = [retrieval.dense_z(h.similarity) for h in retrieval.hits[1:]]
+    fused = sorted(((h.score, i == 0) for i, hit in enumerate(retrieval.hits) for h in hit.hits), key=lambda s: -s[0])
+    best = fused[:TOP_SHARE_SENTENCES]
     return Signals(
         dense_z=round(z, 4),
         dense_margin=round(z - max(others, default=z), 4),
@@ -419,6 +426,7 @@ def signals(query: Query, plan: Plan, retrieval: Retrieval, terms: Sequence[Term
         latin_share=round(latin_share(query.normalized), 4),
         detail_missing=detail_missing(query.normalized, top, terms, query.intent),
         year_missing=year_missing(query.normalized, plan),
+        top_share=round(sum(of_top for _, of_top in best) / len(best), 4),
     )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -86,6 +86,12 @@ class Lexicon:
                 self._chinese.setdefault(f[0], []).append(f)
         latin = [re.escape(f) for f in ordered if _LATIN.search(f)]
         self._english = re.compile(r"(?<![a-z])(?:" + "|".join(latin) + r")(?![a-z])") if latin else None
+
+    def without_said(self, forms: frozenset[str]) -> Lexicon:
+        """This lexicon with ``forms`` no longer said for any plan term (unit aliases kept): what coverage would be
+        had nobody written those entries."""
+        kept = (g if g.unit else replace(g, said=tuple(s for s in g.said if s not in forms)) for g in self.groups)
+        return Lexicon(tuple(kept), self.domains, self.frame)
 
     def find(self, text: str) -> list[Match]:
         """Lexicon words in ``text`` (normalised), longest first, not overlapping, in reading order."""

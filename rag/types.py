@@ -80,6 +80,7 @@ class Signals:
     latin_share: float  # share of the question's letters that are Latin (0 Chinese … 1 English)
     detail_missing: bool  # asks a number, date, person or place that the matching sentence does not state
     year_missing: bool  # names a year the plan never mentions
+    top_share: float  # share of the best-fused sentences that belong to the best task (retrieval's agreement)
 
 
 @dataclass(frozen=True)

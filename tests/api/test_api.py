@@ -50,7 +50,8 @@ def test_ask_says_why_the_gate_answered(client):
     evidence = body["evidence"]
     assert evidence["decision"] == "answer" and evidence["probability"] >= evidence["threshold"]
     assert set(evidence["signals"]) == {
-        "dense_z", "dense_margin", "keyword_coverage", "soft_coverage", "latin_share", "detail_missing", "year_missing"
+        "dense_z", "dense_margin", "keyword_coverage", "soft_coverage", "latin_share", "detail_missing", "year_missing",
+        "top_share"
     }  # fmt: skip
     assert body["suggestions"] == []
 

@@ -47,7 +47,7 @@ def test_dev_split_meets_the_thresholds(dev_run) -> None:  # type: ignore[no-unt
     assert_meets(*dev_run, label="gold.jsonl")
 
 
-@pytest.mark.parametrize("key", ["users", "users_dev2"])
+@pytest.mark.parametrize("key", ["users", "users_dev2", "users_val"])
 def test_users_words_meet_their_thresholds(key: str, plan_index: PlanIndex, settings: Settings) -> None:
     """eval/data/users.jsonl and users-dev2.jsonl: teachers' colloquial, English and mixed questions, round-ups,
     near misses."""

@@ -87,8 +87,8 @@ def test_the_gate_model_is_data_that_fits_the_signals(tmp_path: Path) -> None:
     model = load_gate_model()
     assert set(model.features) <= set(Signals.__dataclass_fields__)  # the evidence shows every signal
     assert 0 < model.threshold < 1
-    strong = Signals(5.0, 2.0, 1.0, 1.0, 0.0, False, False)
-    weak = Signals(0.5, -0.5, 0.0, 0.0, 0.0, True, True)
+    strong = Signals(5.0, 2.0, 1.0, 1.0, 0.0, False, False, 0.8)
+    weak = Signals(0.5, -0.5, 0.0, 0.0, 0.0, True, True, 0.1)
     assert model.probability(strong) > model.threshold > model.probability(weak)
 
     data = json.loads(Path(model_path := tmp_path / "gate.json").write_text("{}") and "{}")
@@ -177,3 +177,21 @@ def test_a_word_found_only_through_a_part_of_it_counts_half() -> None:
 
     assert soft_coverage([Term("高考报名", ("高考报名", "高考"))], "以新高考改革为契机") == 0.5
     assert soft_coverage([Term("托管", ("托管", "课后服务"))], "提升课后服务水平") == 1.0
+
+
+@pytest.mark.parametrize(
+    "question", ["谁负责近视防控?", "今年有什么安排?", "Who handles COVID-19 prevention in schools?"]
+)
+def test_top_share_is_the_best_tasks_share_of_the_best_fused_sentences(plan_index, question) -> None:  # type: ignore[no-untyped-def]
+    from rag.gate import TOP_SHARE_SENTENCES, assess
+    from rag.lexicon import load_lexicon
+    from rag.query import analyze
+    from rag.retrieve import RetrievalConfig
+
+    lexicon = load_lexicon()
+    assessed = assess(plan_index, analyze(question, plan_index.plan, lexicon), lexicon, RetrievalConfig())
+    assert assessed.signals is not None
+    scores = sorted((h.score for hit in assessed.hits for h in hit.hits), reverse=True)[:TOP_SHARE_SENTENCES]
+    of_top = [h.score for h in assessed.hits[0].hits if h.score >= scores[-1]]
+    assert 0 < assessed.signals.top_share <= 1
+    assert assessed.signals.top_share == round(min(len(of_top), len(scores)) / len(scores), 4)

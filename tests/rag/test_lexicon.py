@@ -111,3 +111,13 @@ def test_every_domain_loads_together_by_default() -> None:
     assert lexicon.domains == DEFAULT_DOMAINS and DEFAULT_DOMAINS[0] == "education"
     assert "家庭医生" in lexicon.expand("想找个私人医生")  # health
     assert len(lexicon.groups) > 900
+
+
+def test_said_forms_can_be_withheld_without_touching_unit_aliases() -> None:
+    """What the gate's fit uses to measure coverage as if nobody had written some entries (eval/gate_fit.py)."""
+    lexicon = small().without_said(frozenset({"托管", "娃", "教研员"}))
+    assert lexicon.alternatives("托管") == ("托管",) and lexicon.alternatives("娃") == ("娃",)
+    assert lexicon.alternatives("孩子") == ("孩子", "学生", "儿童")  # the group's other forms stay
+    assert lexicon.expand("after-school") == ("课后服务",)
+    assert lexicon.units("教研员今年忙什么", ("教研室",)) == ["教研室"]  # a unit alias is not coverage
+    assert small().alternatives("托管") == ("托管", "课后服务")  # the lexicon itself is unchanged
