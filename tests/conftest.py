@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -119,6 +120,8 @@ def start_server(
     writes more than a pipe holds (a pipe nobody reads blocks the server once full)."""
     port = free_port()
     full_env = {**os.environ, **env, "PLANQA_HOST": "127.0.0.1", "PLANQA_PORT": str(port)}
+    if "PLANQA_STATE_PATH" not in env:  # several workers share a SQLite state store: never the checkout's var/
+        full_env["PLANQA_STATE_PATH"] = str(Path(tempfile.mkdtemp(prefix="planqa-state-")) / "state.sqlite3")
     out = open(log, "wb") if log is not None else subprocess.PIPE  # noqa: SIM115  (the child keeps it)
     proc = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--workers", str(workers)],

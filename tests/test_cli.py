@@ -117,10 +117,11 @@ WECOM = {"PLANQA_WECOM_TOKEN": "t0ken", "PLANQA_WECOM_AES_KEY": "k" * 43, "PLANQ
         (["--workers", "2"], WECOM, "PLANQA_WECOM_TOKEN"),
     ],
 )
-def test_serve_refuses_several_workers_with_wechat(env, args, extra, named):  # type: ignore[no-untyped-def]
-    """The WeChat callbacks keep their state in the process: several workers would answer a retried message
-    twice. The server refuses to start, naming the setting, instead of starting wrong."""
-    full = {**os.environ, **env, **extra, "PLANQA_PORT": str(free_port())}
+def test_serve_refuses_several_workers_with_wechat_state_in_memory(env, args, extra, named):  # type: ignore[no-untyped-def]
+    """With the state store in memory, the WeChat callbacks keep their state in each process: several workers
+    would answer a retried message twice. The server refuses to start, naming the settings, instead of starting
+    wrong. (Unset, several workers share a SQLite store: tests/api/test_replicas.py serves them.)"""
+    full = {**os.environ, **env, **extra, "PLANQA_STATE_STORE": "memory", "PLANQA_PORT": str(free_port())}
     cmd = [sys.executable, "-m", "api.cli", "serve", *args]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -129,4 +130,4 @@ def test_serve_refuses_several_workers_with_wechat(env, args, extra, named):  # 
         stop_server(proc)  # type: ignore[arg-type]
         pytest.fail("planqa serve started several workers with WeChat configured")
     assert proc.returncode == 1, err
-    assert named in err and "--workers 1" in err and "Traceback" not in err
+    assert named in err and "PLANQA_STATE_STORE" in err and "--workers 1" in err and "Traceback" not in err

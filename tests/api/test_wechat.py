@@ -29,11 +29,11 @@ from wechatpy.enterprise.crypto import PrpCrypto as PeerWorkPrpCrypto
 from wechatpy.exceptions import InvalidSignatureException
 
 from api.deps import ServiceDep
+from api.security import TokenBuckets
 from api.main import create_app
 from api.wechat import replies as T
 from api.wechat.crypto import DecryptError, MessageCrypto, ReceiverError, SignatureError, pad, unpad
 from api.wechat.custom import CustomService
-from api.wechat.dialogue import RateLimiter
 from api.wechat.routes import get_answerer
 from api.wechat.xml import Inbound, parse_fields
 from config.wiring import build_service
@@ -404,13 +404,15 @@ def test_bounded_cache_is_bounded_and_expires() -> None:
     assert cache.get("k4") is None and len(cache) == 0
 
 
-def test_rate_limiter_window() -> None:
+def test_rate_limit_per_user_is_a_bucket() -> None:
+    """Each user's limit is a bucket of ``limit`` questions, refilled over the window (the same buckets, in the
+    shared store, as the API's limits): a burst of two, then one every 30 s."""
     now = [0.0]
-    limiter = RateLimiter(limit=2, window=60, clock=lambda: now[0])
-    assert limiter.allow("u") == 0 and limiter.allow("u") == 0
-    assert limiter.allow("u") == pytest.approx(60) and limiter.allow("v") == 0
-    now[0] = 60.5
-    assert limiter.allow("u") == 0
+    limiter = TokenBuckets(2, name="wx-wechat", window=60, clock=lambda: now[0])
+    assert limiter.take("u") == 0 and limiter.take("u") == 0
+    assert limiter.take("u") == pytest.approx(30) and limiter.take("v") == 0
+    now[0] = 30.5
+    assert limiter.take("u") == 0 and limiter.take("u") == pytest.approx(29.5)
 
 
 def test_voice_subscribe_and_image(platform: Platform) -> None:
