@@ -23,6 +23,7 @@ from index.parse import parse_plan
 from index.store import PlanIndex, build_index, corpus_title
 from rag.service import AnsweringService
 from tests.llm_server import llm_server  # noqa: F401  (session fixture: the local LLM, tests marked llm)
+from tests.redis_server import redis_server
 from tests.servers import free_port, stop_server  # noqa: F401  (re-exported for tests)
 
 DATA = Path(__file__).parent / "data"
@@ -68,6 +69,13 @@ def fixture_index(tmp_path_factory: pytest.TempPathFactory, embeddings: PlanQAEm
         return built[plan_id]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server for the session, on a free loopback port; each test uses keys of its own."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -111,7 +111,11 @@ class SqliteStore:
         if db is None:
             # Autocommit (isolation_level None): each statement commits by itself; bucket() opens its own
             # transaction. The busy timeout is how long a writer waits for another process's write to finish.
-            db = sqlite3.connect(self.path, timeout=self.config.timeout_s * 2.5, isolation_level=None)
+            # Each connection is used by its own thread only; check_same_thread=False lets close() (any thread)
+            # close them all.
+            db = sqlite3.connect(
+                self.path, timeout=self.config.timeout_s * 2.5, isolation_level=None, check_same_thread=False
+            )
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
             with self._lock:

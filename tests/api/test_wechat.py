@@ -29,8 +29,8 @@ from wechatpy.enterprise.crypto import PrpCrypto as PeerWorkPrpCrypto
 from wechatpy.exceptions import InvalidSignatureException
 
 from api.deps import ServiceDep
-from api.security import TokenBuckets
 from api.main import create_app
+from api.security import TokenBuckets
 from api.wechat import replies as T
 from api.wechat.crypto import DecryptError, MessageCrypto, ReceiverError, SignatureError, pad, unpad
 from api.wechat.custom import CustomService
