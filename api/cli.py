@@ -264,11 +264,13 @@ def check_workers(settings: Settings, workers: int) -> None:
     wechat = [name for name, field in WECHAT_TOKENS.items() if getattr(settings, field)]
     if workers > 1 and wechat and settings.state_backend(workers) == "memory":
         raise PlanQAError(
-            "微信回调在多进程下需要共享状态存储：请取消 PLANQA_STATE_STORE=memory，或使用 --workers 1。"
+            "微信回调在多进程下需要共享状态存储：请设置 PLANQA_STATE_STORE=sqlite（或设置 PLANQA_REDIS_URL 使用 "
+            "Redis），或使用 --workers 1。"
             f"{' and '.join(wechat)} is set and PLANQA_STATE_STORE=memory keeps the WeChat callbacks' state in "
-            f"each process: with {workers} workers a retried message would be answered twice. Unset "
-            "PLANQA_STATE_STORE (several workers then share PLANQA_STATE_PATH, a SQLite file), set it to sqlite "
-            "or redis, or serve with --workers 1."
+            f"each process: with {workers} workers a retried message would be answered twice. Set "
+            "PLANQA_STATE_STORE=sqlite (or unset it: several workers then share PLANQA_STATE_PATH, a SQLite file), "
+            "or PLANQA_REDIS_URL=redis://host:6379/0 with PLANQA_STATE_STORE=redis (several machines), "
+            "or serve with --workers 1."
         )
 
 

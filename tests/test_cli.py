@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-from config.settings import ROOT
+from api.cli import check_workers
+from config.settings import ROOT, Settings
+from index.errors import PlanQAError
 from tests.conftest import DATA, free_port, stop_server
 
 pytestmark = pytest.mark.slow
@@ -107,6 +109,32 @@ def test_plans_check_of_a_bad_file_names_it_and_fails(tmp_path):
 
 
 WECOM = {"PLANQA_WECOM_TOKEN": "t0ken", "PLANQA_WECOM_AES_KEY": "k" * 43, "PLANQA_WECOM_CORPID": "ww1"}
+
+
+@pytest.mark.parametrize(
+    ("store", "redis_url", "refused"),
+    [
+        ("memory", "", True),
+        ("", "", False),  # unset: several workers share a SQLite file
+        ("sqlite", "", False),
+        ("redis", "redis://127.0.0.1:6379/0", False),
+        ("", "redis://127.0.0.1:6379/0", False),  # the URL alone means redis
+    ],
+)
+def test_several_workers_serve_wechat_only_with_a_shared_store(store: str, redis_url: str, refused: bool) -> None:
+    """check_workers: WeChat on two workers is refused with the in-memory store only, and the refusal says what
+    to set."""
+    settings = Settings(wechat_token="t0ken", state_store=store, redis_url=redis_url)
+    check_workers(settings, 1)  # one worker: any store
+    if not refused:
+        check_workers(settings, 2)
+        return
+    with pytest.raises(PlanQAError) as refusal:
+        check_workers(settings, 2)
+    said = str(refusal.value)
+    assert "PLANQA_WECHAT_TOKEN" in said and "PLANQA_STATE_STORE=sqlite" in said and "PLANQA_REDIS_URL" in said
+    assert "--workers 1" in said
+    check_workers(Settings(state_store="memory"), 2)  # without WeChat, the API alone runs on several workers
 
 
 @pytest.mark.parametrize(
