@@ -17,13 +17,14 @@ from tests.servers import free_port
 
 
 @contextlib.contextmanager
-def redis_server(folder: Path) -> Iterator[str]:
-    """``redis-server --port N --save "" --daemonize yes`` on 127.0.0.1; yields its URL; shut down after."""
+def redis_server(folder: Path, port: int | None = None) -> Iterator[str]:
+    """``redis-server --port N --save "" --daemonize yes`` on 127.0.0.1 (``port``, else a free one); yields its
+    URL; shut down after."""
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed: run `bash scripts/system-deps.sh` as root (make test does)")
     import redis
 
-    port = free_port()
+    port = port or free_port()
     pidfile = folder / "redis.pid"
     subprocess.run(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

@@ -27,7 +27,7 @@ local wait = 0
 if tokens < 1 then wait = (1 - tokens) / rate end
 if ARGV[4] == '1' then
   if tokens >= 1 then tokens = tokens - 1 end
-  redis.call('HSET', KEYS[1], 't', tostring(tokens), 'a', tostring(now))
+  redis.call('HSET', KEYS[1], 't', tostring(tokens), 'a', tostring(math.max(at, now)))
   redis.call('PEXPIRE', KEYS[1], math.max(1, math.ceil((capacity - tokens) / rate * 1000)))
 end
 return tostring(wait)
