@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import multiprocessing
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -41,6 +44,7 @@ from index.model import Plan
 from index.store import PlanIndex, build_index
 from rag.caches import BoundedCache
 from rag.service import Channel
+from rag.state import StoreConfig, open_store
 from tests.api.wechat_peer import (
     ACCOUNT,
     AES_KEY,
@@ -604,6 +608,43 @@ def test_a_rejected_token_is_replaced_once_for_all_senders() -> None:
         asyncio.run(send_ten())
         assert len(stand_in.tokens_issued) == 2 and stand_in.rejected == 10
         assert sorted(p["touser"] for _, p in stand_in.sent) == sorted(f"oUser{n}" for n in range(10))
+        assert {t for t, _ in stand_in.sent} == {"TOKEN2"}
+    finally:
+        stand_in.close()
+
+
+def _send_from_a_process(url: str, backend: str, config: StoreConfig, ready: Any, users: list[str]) -> None:
+    """A worker process of its own: the account's CustomService on the shared store, sending to ``users``
+    at once, starting with the other processes (``ready``)."""
+    service = CustomService(url, APPID, "s3cret", store=open_store(backend, config))
+    ready.wait(60)
+
+    async def send_all() -> None:
+        await asyncio.gather(*(service.send_text(user, "答案") for user in users))
+
+    asyncio.run(send_all())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_workers_share_one_access_token(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Three processes send at once on one shared store, and WeChat rejects the token they all start with:
+    between them they fetch two tokens (the first, then one replacement), not one or two each — every fetch
+    would invalidate the others' token."""
+    stand_in = CustomServiceStandIn(invalid=frozenset({"TOKEN1"}))
+    url = request.getfixturevalue("redis_url") if backend == "redis" else ""
+    config = StoreConfig(path=tmp_path / "state.sqlite3", url=url, key_prefix=f"t{uuid.uuid4().hex[:8]}:")
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Barrier(3)
+    users = [[f"oUser{p}-{n}" for n in range(4)] for p in range(3)]
+    workers = [ctx.Process(target=_send_from_a_process, args=(stand_in.url, backend, config, ready, u)) for u in users]
+    try:
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(60)
+            assert w.exitcode == 0
+        assert len(stand_in.tokens_issued) == 2
+        assert sorted(p["touser"] for _, p in stand_in.sent) == sorted(u for us in users for u in us)
         assert {t for t, _ in stand_in.sent} == {"TOKEN2"}
     finally:
         stand_in.close()
