@@ -45,6 +45,8 @@ class DialogueConfig:
     rate_limit: int = 10  # questions per user …
     rate_window: float = 60.0  # … per this many seconds (a bucket of rate_limit, refilled over the window)
     dedupe_ttl: float = 300.0  # WeChat's retries come within ~15 s; keep ids well beyond that
+    claim_ttl: float = 10.0  # a claim outlives its first attempt (at most ``budget``); a claim whose worker
+    # died lapses by then, and a later retry (WeChat's come ~5 s apart) answers the message
     continuation_ttl: float = 3600.0  # how long "更多" and pending answers are kept
     pending_timeout: float = 120.0  # an answer still being composed this long after it was due is lost (the
     # process composing it stopped): the user's next message is answered afresh
@@ -83,7 +85,7 @@ class Dialogue:
         key = self._key("seen", msg.dedupe_key)
         give_up = time.monotonic() + self.config.budget
         duplicate = False
-        while not self.store.add(key, _ANSWERING, self.config.dedupe_ttl):
+        while not self.store.add(key, _ANSWERING, self.config.claim_ttl):
             if not duplicate:
                 duplicate = True
                 log.info("duplicate message", extra={"dedupe_key": msg.dedupe_key})

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -386,6 +387,22 @@ def test_retries_are_answered_once(make_client: Callable[..., TestClient]) -> No
     replies.append(platform.open_reply(platform.post_plain(xml)).content)
     assert calls == ["谁负责近视防控"]
     assert len(set(replies)) == 1 and "体卫艺科" in replies[0]
+
+
+def test_a_claim_whose_worker_died_lapses_and_a_retry_answers(make_client: Callable[..., TestClient]) -> None:
+    """A worker that claimed a message and died (killed mid-answer) leaves its claim in the shared store; the
+    claim lapses after ``claim_ttl`` (longer than any live attempt's ``budget``), and a retry then answers."""
+    calls: list[str] = []
+    client = make_client(answerer=wrap(calls))
+    dialogue = client.app.state.wechat[Channel.WECHAT].dialogue  # type: ignore[attr-defined]
+    assert dialogue.config.claim_ttl > dialogue.config.budget + 2  # a live first attempt keeps its claim
+    dialogue.config = replace(dialogue.config, claim_ttl=1.0)
+    msg_id = "6954000000000000009"
+    assert dialogue.store.add(f"wx-seen:wechat:id:{msg_id}", "answering", dialogue.config.claim_ttl)  # the dead one
+    started = time.monotonic()
+    reply = Platform(client).ask("teacher-orphan", "谁负责近视防控", msg_id=msg_id)
+    assert "体卫艺科" in reply and calls == ["谁负责近视防控"]
+    assert 0.9 < time.monotonic() - started < dialogue.config.budget
 
 
 def test_event_dedupe_key_is_user_and_time() -> None:
