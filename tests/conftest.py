@@ -23,7 +23,6 @@ from index.parse import parse_plan
 from index.store import PlanIndex, build_index, corpus_title
 from rag.service import AnsweringService
 from tests.llm_server import llm_server  # noqa: F401  (session fixture: the local LLM, tests marked llm)
-from tests.redis_server import redis_server
 from tests.servers import free_port, stop_server  # noqa: F401  (re-exported for tests)
 
 DATA = Path(__file__).parent / "data"
@@ -74,6 +73,7 @@ def fixture_index(tmp_path_factory: pytest.TempPathFactory, embeddings: PlanQAEm
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real redis-server for the session, on a free loopback port; each test uses keys of its own."""
+    from tests.redis_server import redis_server
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
         yield url
 
@@ -127,9 +127,8 @@ def start_server(
     The server's output (its JSON log) goes to ``proc.stdout``, or into the file ``log`` for a server that
     writes more than a pipe holds (a pipe nobody reads blocks the server once full)."""
     port = free_port()
+    env = with_own_state(env)
     full_env = {**os.environ, **env, "PLANQA_HOST": "127.0.0.1", "PLANQA_PORT": str(port)}
-    if "PLANQA_STATE_PATH" not in env:  # several workers share a SQLite state store: never the checkout's var/
-        full_env["PLANQA_STATE_PATH"] = str(Path(tempfile.mkdtemp(prefix="planqa-state-")) / "state.sqlite3")
     out = open(log, "wb") if log is not None else subprocess.PIPE  # noqa: SIM115  (the child keeps it)
     proc = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "serve", "--workers", str(workers)],
@@ -154,6 +153,14 @@ def start_server(
         time.sleep(0.2)
     proc.kill()
     raise RuntimeError("server did not become healthy in time")
+
+
+def with_own_state(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with a SQLite state file of the server's own (several workers share one), unless it names one:
+    never the checkout's var/, and never another test server's rate-limit buckets or conversations."""
+    if "PLANQA_STATE_PATH" in env:
+        return env
+    return {**env, "PLANQA_STATE_PATH": str(Path(tempfile.mkdtemp(prefix="planqa-state-")) / "state.sqlite3")}
 
 
 @pytest.fixture(scope="session")
