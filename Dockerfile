@@ -19,7 +19,7 @@ COPY api api
 COPY eval eval
 COPY prompts prompts
 COPY data data
-RUN pip install -e . && chown -R planqa /app
+RUN pip install -e '.[redis]' && chown -R planqa /app  # the redis client: PLANQA_REDIS_URL works as is
 
 USER planqa
 # The index is built at image build time: start-up only loads it (well under a second).
@@ -28,6 +28,7 @@ RUN planqa index build --quiet
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/ready', timeout=2).status != 200)"
-# Workers: PLANQA_WORKERS (1). Up to one per core for the API alone; with WeChat configured (PLANQA_WECHAT_TOKEN or
-# PLANQA_WECOM_TOKEN) the server refuses more than one, as the callbacks' state lives in the process.
+# Workers: PLANQA_WORKERS (1), up to one per core. Several workers share their state (conversations, WeChat's
+# de-duplication and 「更多」, the access token, rate limits) through a SQLite file, /app/var/state.sqlite3
+# (PLANQA_STATE_PATH); several containers behind a load balancer share Redis (PLANQA_REDIS_URL=redis://host:6379/0).
 CMD ["planqa", "serve"]

@@ -288,17 +288,22 @@ WECHAT_TOKENS = {"PLANQA_WECHAT_TOKEN": "wechat_token", "PLANQA_WECOM_TOKEN": "w
 
 
 def check_workers(settings: Settings, workers: int) -> None:
-    """PlanQAError when ``workers`` processes cannot serve these settings: the WeChat callbacks keep their state
-    (retry de-duplication, 「更多」 and pending answers, the access token) in the process, so on two workers a
-    retried message is answered twice and the workers' token fetches invalidate each other's tokens.
-    (When that state moves to a shared store, configuring one will lift this.)"""
+    """PlanQAError when ``workers`` processes cannot serve these settings: with several workers, the WeChat
+    callbacks need their state (retry de-duplication, 「更多」 and pending answers, the access token) in a shared
+    store — sqlite, the default with several workers, or redis — or a retried message landing on another worker
+    is answered twice and the workers' token fetches invalidate each other's tokens."""
     if workers < 1:
         raise PlanQAError(f"--workers {workers}: at least 1.")
     wechat = [name for name, field in WECHAT_TOKENS.items() if getattr(settings, field)]
-    if workers > 1 and wechat:
+    if workers > 1 and wechat and settings.state_backend(workers) == "memory":
         raise PlanQAError(
-            f"微信回调需要单进程运行：请使用 --workers 1。{' and '.join(wechat)} is set, and the WeChat callbacks keep "
-            f"their state in the process: serve them with one worker (--workers 1, PLANQA_WORKERS=1), not {workers}."
+            "微信回调在多进程下需要共享状态存储：请设置 PLANQA_STATE_STORE=sqlite（或设置 PLANQA_REDIS_URL 使用 "
+            "Redis），或使用 --workers 1。"
+            f"{' and '.join(wechat)} is set and PLANQA_STATE_STORE=memory keeps the WeChat callbacks' state in "
+            f"each process: with {workers} workers a retried message would be answered twice. Set "
+            "PLANQA_STATE_STORE=sqlite (or unset it: several workers then share PLANQA_STATE_PATH, a SQLite file), "
+            "or PLANQA_REDIS_URL=redis://host:6379/0 with PLANQA_STATE_STORE=redis (several machines), "
+            "or serve with --workers 1."
         )
 
 
@@ -325,8 +330,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     workers = args.workers or settings.workers
     check_workers(settings, workers)
     _fewer_malloc_arenas()
-    # The app builds its own Settings from the environment: pass the overrides on that way.
+    # The app builds its own Settings from the environment: pass the overrides on that way (the worker count
+    # too: it decides the default state store, Settings.state_backend).
     os.environ["PLANQA_HOST"], os.environ["PLANQA_PORT"] = settings.host, str(settings.port)
+    os.environ["PLANQA_WORKERS"] = str(workers)
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # Several worker processes: /metrics sums them through files in a fresh folder.
         import tempfile

@@ -32,6 +32,7 @@ from api.errors import CLIENT_CLOSED, send_error
 from api.logs import AccessLog
 from api.metrics import Recorder, RouteLabels, method_label
 from api.security import AccessControl, Refusal, TrustedProxies, bearer, is_exempt, key_matches
+from index.errors import StateStoreError
 from index.readers import MAX_FILE_BYTES
 
 _SAFE_ID = re.compile(rb"[A-Za-z0-9_.\-]{1,64}")
@@ -141,7 +142,10 @@ class EdgeMiddleware:
         scope["state"]["client"] = client  # the client's address for the routes too (request.state.client)
         if not self._checks_access or is_exempt(scope["path"]):
             return None
-        return self.access.check(bearer(headers), client)
+        try:
+            return self.access.check(bearer(headers), client)
+        except StateStoreError as e:  # the rate limits cannot be counted: refuse for now, say why, retry later
+            return Refusal(503, "state_unavailable", str(e), ((b"retry-after", b"5"),))
 
     def _finish(
         self, scope: Scope, state: dict[str, Any], status: int, started: float, request_id: str, refused_by: str | None

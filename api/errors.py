@@ -27,6 +27,7 @@ from index.errors import (
     PlanNotFoundError,
     PlanParseError,
     PlanQAError,
+    StateStoreError,
     UnsupportedFormatError,
 )
 
@@ -90,6 +91,8 @@ def _status_of(e: PlanQAError) -> tuple[int, str]:
         return 409, "plan_conflict"
     if isinstance(e, IndexMissingError | IndexStaleError | IndexCorruptError | IndexWriteError):
         return 503, "index_unavailable"
+    if isinstance(e, StateStoreError):
+        return 503, "state_unavailable"
     if isinstance(e, UnsupportedFormatError):
         return 415, "unsupported_plan_format"
     if isinstance(e, DocumentError | PlanParseError):

@@ -26,7 +26,7 @@ from api.watch import PlanWatcher
 from api.wechat import routes as wechat
 from api.wechat.accounts import build_accounts
 from config.settings import Settings, get_settings
-from config.wiring import build_library, single_library
+from config.wiring import build_library, build_state_store, single_library
 from index.errors import PlanQAError
 from rag.library import LibraryService
 from rag.service import AnsweringService
@@ -47,8 +47,8 @@ def create_app(settings: Settings | None = None, service: AnsweringService | Lib
             elif service is not None:
                 ready = service
             else:
-                ready = await run_in_threadpool(build_library, settings)
-            app.state.wechat = build_accounts(settings, ready)
+                ready = await run_in_threadpool(lambda: build_library(settings, store=store))
+            app.state.wechat = build_accounts(settings, ready, store)
         except (PlanQAError, ValueError) as e:  # say what is wrong and how to fix it, then let the server exit
             log.error(str(e), extra={"event": "startup_failed", "index_dir": str(settings.index_dir)})
             raise
@@ -57,13 +57,14 @@ def create_app(settings: Settings | None = None, service: AnsweringService | Lib
             observe_cache(entry.service)
         app.state.service = ready
         versions = {e.meta.id: e.service.index.manifest.version for e in ready.shelf.entries.values()}
-        log.info("index loaded", extra={"plans": versions})
+        log.info("index loaded", extra={"plans": versions, "state_store": settings.state_backend()})
         watcher = PlanWatcher(ready) if ready.folder is not None and ready.folder.writable else None
         if watcher is not None:
             watcher.start()
         yield
         if watcher is not None:
             watcher.stop()
+        store.close()
 
     app = FastAPI(
         title="PlanQA",
@@ -75,6 +76,14 @@ def create_app(settings: Settings | None = None, service: AnsweringService | Lib
         responses=error_responses(401, 413, 429, 503),
     )
     app.state.settings = settings
+    # Everything a request needs beyond the index (conversations, WeChat's state, rate limits): opened here, per
+    # process; shared between processes and machines by the sqlite and redis backends (rag/state).
+    try:
+        store = build_state_store(settings)
+    except PlanQAError as e:  # an unwritable state file, the redis client missing: say what to do, then exit
+        log.error(str(e), extra={"event": "startup_failed", "state_store": settings.state_backend()})
+        raise
+    app.state.state_store = store
     app.state.service = None  # set by the lifespan; /ready answers 503 until then
     app.state.wechat = {}
     app.state.streams = StreamLimits(settings.max_llm_streams, settings.max_streams_per_client)
@@ -86,6 +95,7 @@ def create_app(settings: Settings | None = None, service: AnsweringService | Lib
         per_key=settings.rate_limit_per_key,
         per_ip=settings.rate_limit_per_ip,
         auth_failures=settings.rate_limit_auth_failures,
+        store=store,
     )
     app.add_middleware(
         EdgeMiddleware,

@@ -34,6 +34,9 @@ CACHE = Counter("planqa_answer_cache_total", "Answer cache look-ups", ["result"]
 WECHAT_DELIVERIES = Counter(
     "planqa_wechat_deliveries_total", "WeChat answers by how they reached the user", ["channel", "path"]
 )
+WECHAT_DUPLICATES = Counter(
+    "planqa_wechat_duplicates_total", "WeChat retries of a message already claimed (answered once)", ["channel"]
+)
 RATE_LIMITED = Counter("planqa_rate_limited_total", "Requests refused with 429", ["by"])
 
 UNMATCHED = "unmatched"

@@ -11,22 +11,25 @@
   client address otherwise. Over the limit: 429 with ``Retry-After``.
 - Failed keys are counted per client address (``PLANQA_RATE_LIMIT_AUTH_FAILURES`` a minute): past that, the
   address gets 429 before its key is even compared, until its bucket refills — keys cannot be guessed at speed.
+- The buckets live in the shared state store (``rag/state``): every worker and machine counts against the same
+  ones. An API key is named there by a digest, never as it is.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import math
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.caches import BoundedCache
+from rag.state import StateStore, StoreConfig, open_store
 
 EXEMPT_EXACT = frozenset({"/health", "/ready", "/", "/favicon.ico", "/wechat", "/wecom"})
 EXEMPT_PREFIXES = ("/static/",)
-_MAX_BUCKETS = 50_000
+_MAX_BUCKETS = 50_000  # buckets an in-memory store keeps (ip, key and auth together), the longest idle first
 _MAX_FORWARDED_HOPS = 20  # X-Forwarded-For entries read, from the right
 
 INVALID_KEY_MESSAGE = (
@@ -55,31 +58,33 @@ def bearer(headers: dict[bytes, bytes]) -> str:
 
 
 class TokenBuckets:
-    """One bucket per name: ``per_minute`` requests a minute, bursting up to ``per_minute``."""
+    """One bucket per name, in the shared state store (so every worker and machine counts together): ``limit``
+    requests per ``window`` seconds, bursting up to ``limit``. A bucket left alone refills and is forgotten."""
 
-    def __init__(self, per_minute: int) -> None:
-        self.capacity = float(per_minute)
-        self.rate = per_minute / 60.0
-        # (tokens, last refill) per name; the longest idle are forgotten beyond _MAX_BUCKETS.
-        self._buckets: BoundedCache[str, tuple[float, float]] = BoundedCache(_MAX_BUCKETS)
-        self._lock = threading.Lock()  # take() reads, then writes: one at a time
+    def __init__(
+        self,
+        limit: int,
+        store: StateStore | None = None,
+        name: str = "api",
+        window: float = 60.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.capacity = float(limit)
+        self.rate = limit / window
+        self.store = store or open_store("memory", StoreConfig(default_cap=_MAX_BUCKETS))
+        self.prefix = f"rate:{name}:"
+        self.clock = clock  # wall-clock seconds: the buckets are compared across processes and machines
 
     def take(self, name: str, now: float | None = None) -> float:
         """0 if a request may go now (and it takes a token), else the seconds to wait."""
-        return self._take(name, time.monotonic() if now is None else now, consume=True)
+        return self.store.bucket(self.prefix + name, self.capacity, self.rate, self._now(now), consume=True)
 
     def wait(self, name: str, now: float | None = None) -> float:
         """The seconds until ``name`` has a token again (0 if it has one now); takes nothing."""
-        return self._take(name, time.monotonic() if now is None else now, consume=False)
+        return self.store.bucket(self.prefix + name, self.capacity, self.rate, self._now(now), consume=False)
 
-    def _take(self, name: str, now: float, consume: bool) -> float:
-        with self._lock:
-            tokens, last = self._buckets.peek(name) or (self.capacity, now)
-            tokens = min(self.capacity, tokens + (now - last) * self.rate)
-            wait = 0.0 if tokens >= 1 else (1 - tokens) / self.rate
-            if consume:
-                self._buckets.put(name, (tokens - 1 if tokens >= 1 else tokens, now))
-            return wait
+    def _now(self, now: float | None) -> float:
+        return self.clock() if now is None else now
 
 
 class TrustedProxies:
@@ -149,11 +154,14 @@ def _rate_limited(wait: float, by: str) -> Refusal:
 class AccessControl:
     """API keys and rate limits for non-exempt routes."""
 
-    def __init__(self, keys: tuple[str, ...], per_key: int, per_ip: int, auth_failures: int) -> None:
+    def __init__(
+        self, keys: tuple[str, ...], per_key: int, per_ip: int, auth_failures: int, store: StateStore | None = None
+    ) -> None:
         self.keys = keys
-        self.by_key = TokenBuckets(per_key) if per_key > 0 else None
-        self.by_ip = TokenBuckets(per_ip) if per_ip > 0 else None
-        self.failures = TokenBuckets(auth_failures) if auth_failures > 0 and keys else None
+        store = store or open_store("memory", StoreConfig(default_cap=_MAX_BUCKETS))
+        self.by_key = TokenBuckets(per_key, store, "key") if per_key > 0 else None
+        self.by_ip = TokenBuckets(per_ip, store, "ip") if per_ip > 0 else None
+        self.failures = TokenBuckets(auth_failures, store, "auth") if auth_failures > 0 and keys else None
 
     def check(self, token: str, client: str, now: float | None = None) -> Refusal | None:
         """None if the request may go on; otherwise the refusal to send."""
@@ -165,8 +173,13 @@ class AccessControl:
                     self.failures.take(client, now)
                 return Refusal(401, "invalid_api_key", INVALID_KEY_MESSAGE, ((b"www-authenticate", b"Bearer"),))
             if self.by_key is not None:
-                wait = self.by_key.take(f"key:{token}", now)
+                wait = self.by_key.take(_digest(token), now)
                 return _rate_limited(wait, "key") if wait > 0 else None
-        if self.by_ip is not None and (wait := self.by_ip.take(f"ip:{client}", now)) > 0:
+        if self.by_ip is not None and (wait := self.by_ip.take(client, now)) > 0:
             return _rate_limited(wait, "ip")
         return None
+
+
+def _digest(token: str) -> str:
+    """An API key as the buckets name it: a shared store (Redis) may be read by others, a key must not be."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from index.embeddings import DEFAULT_MODEL
 from rag import limits
 from rag.lexicon import DEFAULT_DOMAINS, available_domains
+from rag.state import STORES
 
 ROOT = Path(__file__).resolve().parent.parent
 WECHAT_MODES = ("plaintext", "compatible", "safe")  # the 公众号 console's 明文模式, 兼容模式, 安全模式
@@ -51,7 +52,15 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
-    workers: int = Field(1, ge=1, le=64, description="planqa serve's worker processes; 1 when WeChat is configured")
+    workers: int = Field(1, ge=1, le=64, description="planqa serve's worker processes")
+    # The shared state store (rag/state): conversations, WeChat's de-duplication and continuations, rate limits.
+    state_store: str = Field(
+        "",
+        description="Where request state lives: memory (this process), sqlite (this machine's processes) or redis "
+        "(several machines); unset: redis with PLANQA_REDIS_URL, sqlite with several workers, else memory",
+    )
+    state_path: Path = Field(ROOT / "var" / "state.sqlite3", description="The SQLite state store's file")
+    redis_url: str = Field("", repr=False, description="Redis for the state store: redis://host:6379/0")
     top_k: int = Field(limits.TOP_K, ge=1, le=limits.MAX_TOP_K, description="Citations per answer by default")
     max_question_chars: int = Field(limits.MAX_QUESTION_CHARS, ge=1, le=5000, description="Longest question")
     max_request_bytes: int = Field(64 * 1024, ge=1024, description="Largest request body accepted")
@@ -136,6 +145,32 @@ class Settings(BaseSettings):
                 "PLANQA_WECOM_TOKEN needs PLANQA_WECOM_AES_KEY and PLANQA_WECOM_CORPID (WeCom always encrypts)"
             )
         return self
+
+    @model_validator(mode="after")
+    def _state_store_known(self) -> Settings:
+        if self.state_store not in ("", *STORES):
+            raise ValueError(
+                f"PLANQA_STATE_STORE must be one of {', '.join(STORES)} (or unset), not {self.state_store!r}"
+            )
+        if self.state_store == "redis" and not self.redis_url:
+            raise ValueError("PLANQA_STATE_STORE=redis needs PLANQA_REDIS_URL (redis://host:6379/0)")
+        if self.redis_url and self.state_store in ("memory", "sqlite"):
+            raise ValueError(
+                f"PLANQA_REDIS_URL is set but PLANQA_STATE_STORE={self.state_store}: unset one (the URL alone means "
+                "redis)"
+            )
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("PLANQA_REDIS_URL must start with redis://, rediss:// or unix:// (redis://host:6379/0)")
+        return self
+
+    def state_backend(self, workers: int | None = None) -> str:
+        """The state store serving ``workers`` processes (default: PLANQA_WORKERS): as set, else redis with a
+        URL, else sqlite (shared by this machine's processes) for several workers, else this process's memory."""
+        if self.state_store:
+            return self.state_store
+        if self.redis_url:
+            return "redis"
+        return "sqlite" if (workers or self.workers) > 1 else "memory"
 
     @property
     def wechat_message_mode(self) -> str:

@@ -13,6 +13,7 @@ from rag.answer import AnswerConfig
 from rag.library import LibraryConfig, LibraryService
 from rag.service import AnsweringService, Budgets, ServiceConfig
 from rag.sessions import SessionConfig, SessionStore
+from rag.state import StateStore, StoreConfig, open_store
 
 if TYPE_CHECKING:
     from rag.generator import Generator
@@ -46,12 +47,14 @@ def build_service(
     *,
     config: ServiceConfig | None = None,
     llm: bool | None = None,
+    store: StateStore | None = None,
 ) -> AnsweringService:
     """The answering service for ``settings``: the index (loaded unless given), the LLM step when
-    ``PLANQA_LLM_*`` is set (or ``llm`` says otherwise), and a session store."""
+    ``PLANQA_LLM_*`` is set (or ``llm`` says otherwise), and a session store (in ``store``, else in the state
+    store the settings name)."""
     index = index or load_index(settings)
     generator = build_generator(settings, llm)
-    return AnsweringService(index, config or service_config(settings), generator, build_sessions(settings))
+    return AnsweringService(index, config or service_config(settings), generator, build_sessions(settings, store))
 
 
 def plan_folder(settings: Settings) -> PlanFolder:
@@ -73,9 +76,11 @@ def build_library(
     llm: bool | None = None,
     embeddings: PlanQAEmbeddings | None = None,
     progress: Progress | None = None,
+    store: StateStore | None = None,
 ) -> LibraryService:
     """The library the settings describe: every plan loaded (built when missing or stale, if allowed), one
-    answering service each, one session store and LLM step shared."""
+    answering service each, one session store (in ``store``, else the settings' state store) and LLM step
+    shared."""
     folder = plan_folder(settings)
     embeddings = embeddings or load_embeddings(settings.embedding_model)
     plans = folder.load_all(embeddings, settings.rebuild_index, progress)
@@ -84,7 +89,7 @@ def build_library(
         config or service_config(settings),
         library_config(settings),
         build_generator(settings, llm),
-        build_sessions(settings),
+        build_sessions(settings, store),
         folder=folder,
         embeddings=embeddings,
         rebuild=settings.rebuild_index,
@@ -127,7 +132,19 @@ def build_generator(settings: Settings, llm: bool | None = None) -> Generator | 
     return generator
 
 
-def build_sessions(settings: Settings) -> SessionStore:
-    return SessionStore(
-        SessionConfig(ttl_seconds=settings.conversation_ttl_s, max_conversations=settings.max_conversations)
-    )
+def session_config(settings: Settings) -> SessionConfig:
+    return SessionConfig(ttl_seconds=settings.conversation_ttl_s, max_conversations=settings.max_conversations)
+
+
+def state_config(settings: Settings) -> StoreConfig:
+    return StoreConfig(path=settings.state_path, url=settings.redis_url, caps=session_config(settings).caps())
+
+
+def build_state_store(settings: Settings, workers: int | None = None) -> StateStore:
+    """The state store the settings name (``Settings.state_backend``), opened: StateStoreError when its file or
+    server cannot be reached, MissingDependencyError naming the extra when its client is not installed."""
+    return open_store(settings.state_backend(workers), state_config(settings))
+
+
+def build_sessions(settings: Settings, store: StateStore | None = None) -> SessionStore:
+    return SessionStore(session_config(settings), store or build_state_store(settings))

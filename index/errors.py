@@ -71,3 +71,12 @@ class PlanRejectedError(PlanQAError):
     def __init__(self, message: str, report: object) -> None:
         super().__init__(message)
         self.report = report  # the index.check.PlanReport, returned with the refusal
+
+
+class StateStoreError(PlanQAError):
+    """The shared state store (``rag/state``) is unreachable or refused an operation: Redis down, the SQLite
+    file unwritable."""
+
+
+class UnknownStoreError(PlanQAError):
+    """A state store name that no backend has."""

@@ -101,7 +101,7 @@ class LibraryService:
         self.config = config or ServiceConfig()
         self.library = library or LibraryConfig()
         self.generator = generator
-        self.sessions = sessions if sessions is not None else SessionStore()  # an empty store is falsy (len 0)
+        self.sessions = sessions if sessions is not None else SessionStore()
         self.folder, self.embeddings, self.rebuild = folder, embeddings, rebuild
         self.on_install: Callable[[AnsweringService], None] | None = None  # e.g. metrics on each answer cache
         self._lock = threading.Lock()

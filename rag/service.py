@@ -182,7 +182,7 @@ class AnsweringService:
         )
         self.index = replace(index, embeddings=vectors)
         self.generator = generator
-        self.sessions = sessions if sessions is not None else SessionStore()  # an empty store is falsy (len 0)
+        self.sessions = sessions if sessions is not None else SessionStore()
         # Answers to standalone questions, by normalised question (what a follow-up resolves to lands here too).
         self.answer_cache: BoundedCache[tuple[str, int], Answer] = BoundedCache(self.config.answer_cache_size)
         # Whole replies to standalone questions asked again word for word, by question as asked.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,6 +71,15 @@ def fixture_index(tmp_path_factory: pytest.TempPathFactory, embeddings: PlanQAEm
 
 
 @pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server for the session, on a free loopback port; each test uses keys of its own."""
+    from tests.redis_server import redis_server
+
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def settings(index_dir: Path, plan_index: PlanIndex) -> Settings:
     # No rate limit for the shared test app: suites (the fuzzer above all) send hundreds of requests a minute
     # from one address. tests/api/test_ops.py turns the limits on where it tests them.
@@ -120,6 +130,7 @@ def start_server(
     holds 64 KiB (about 220 requests) every write blocks, the event loop's access-log line first, and the
     server stops answering altogether."""
     port = free_port()
+    env = with_own_state(env)
     full_env = {**os.environ, **env, "PLANQA_HOST": "127.0.0.1", "PLANQA_PORT": str(port)}
     log = log if log is not None else server_log_file()
     with open(log, "wb") as out:  # the child has its own copy of the descriptor
@@ -144,6 +155,14 @@ def start_server(
         time.sleep(0.2)
     proc.kill()
     raise RuntimeError("server did not become healthy in time")
+
+
+def with_own_state(env: dict[str, str]) -> dict[str, str]:
+    """``env`` with a SQLite state file of the server's own (several workers share one), unless it names one:
+    never the checkout's var/, and never another test server's rate-limit buckets or conversations."""
+    if "PLANQA_STATE_PATH" in env:
+        return env
+    return {**env, "PLANQA_STATE_PATH": str(Path(tempfile.mkdtemp(prefix="planqa-state-")) / "state.sqlite3")}
 
 
 @pytest.fixture(scope="session")

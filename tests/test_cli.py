@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-from config.settings import ROOT
+from api.cli import check_workers
+from config.settings import ROOT, Settings
+from index.errors import PlanQAError
 from tests.conftest import DATA, free_port, stop_server
 
 pytestmark = pytest.mark.slow
@@ -110,6 +112,32 @@ WECOM = {"PLANQA_WECOM_TOKEN": "t0ken", "PLANQA_WECOM_AES_KEY": "k" * 43, "PLANQ
 
 
 @pytest.mark.parametrize(
+    ("store", "redis_url", "refused"),
+    [
+        ("memory", "", True),
+        ("", "", False),  # unset: several workers share a SQLite file
+        ("sqlite", "", False),
+        ("redis", "redis://127.0.0.1:6379/0", False),
+        ("", "redis://127.0.0.1:6379/0", False),  # the URL alone means redis
+    ],
+)
+def test_several_workers_serve_wechat_only_with_a_shared_store(store: str, redis_url: str, refused: bool) -> None:
+    """check_workers: WeChat on two workers is refused with the in-memory store only, and the refusal says what
+    to set."""
+    settings = Settings(wechat_token="t0ken", state_store=store, redis_url=redis_url)
+    check_workers(settings, 1)  # one worker: any store
+    if not refused:
+        check_workers(settings, 2)
+        return
+    with pytest.raises(PlanQAError) as refusal:
+        check_workers(settings, 2)
+    said = str(refusal.value)
+    assert "PLANQA_WECHAT_TOKEN" in said and "PLANQA_STATE_STORE=sqlite" in said and "PLANQA_REDIS_URL" in said
+    assert "--workers 1" in said
+    check_workers(Settings(state_store="memory"), 2)  # without WeChat, the API alone runs on several workers
+
+
+@pytest.mark.parametrize(
     ("args", "extra", "named"),
     [
         (["--workers", "2"], {"PLANQA_WECHAT_TOKEN": "t0ken"}, "PLANQA_WECHAT_TOKEN"),
@@ -117,10 +145,11 @@ WECOM = {"PLANQA_WECOM_TOKEN": "t0ken", "PLANQA_WECOM_AES_KEY": "k" * 43, "PLANQ
         (["--workers", "2"], WECOM, "PLANQA_WECOM_TOKEN"),
     ],
 )
-def test_serve_refuses_several_workers_with_wechat(env, args, extra, named):  # type: ignore[no-untyped-def]
-    """The WeChat callbacks keep their state in the process: several workers would answer a retried message
-    twice. The server refuses to start, naming the setting, instead of starting wrong."""
-    full = {**os.environ, **env, **extra, "PLANQA_PORT": str(free_port())}
+def test_serve_refuses_several_workers_with_wechat_state_in_memory(env, args, extra, named):  # type: ignore[no-untyped-def]
+    """With the state store in memory, the WeChat callbacks keep their state in each process: several workers
+    would answer a retried message twice. The server refuses to start, naming the settings, instead of starting
+    wrong. (Unset, several workers share a SQLite store: tests/api/test_replicas.py serves them.)"""
+    full = {**os.environ, **env, **extra, "PLANQA_STATE_STORE": "memory", "PLANQA_PORT": str(free_port())}
     cmd = [sys.executable, "-m", "api.cli", "serve", *args]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=full, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -129,4 +158,4 @@ def test_serve_refuses_several_workers_with_wechat(env, args, extra, named):  # 
         stop_server(proc)  # type: ignore[arg-type]
         pytest.fail("planqa serve started several workers with WeChat configured")
     assert proc.returncode == 1, err
-    assert named in err and "--workers 1" in err and "Traceback" not in err
+    assert named in err and "PLANQA_STATE_STORE" in err and "--workers 1" in err and "Traceback" not in err

@@ -1,4 +1,6 @@
-"""Probes: GET /health (liveness: the process answers) and GET /ready (the index is loaded).
+"""Probes: GET /health (liveness: the process answers) and GET /ready (the index is loaded, and the shared state
+store answers: ``state_unavailable`` otherwise, so a load balancer sends no traffic to a worker that would
+answer 503 for want of it).
 
 uvicorn runs the lifespan (which loads the index) before it accepts connections, so both answer 200 once the
 server listens; an app embedded elsewhere (or a test app whose lifespan has not run) answers /ready with 503
@@ -12,7 +14,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from api.schemas import HealthOut
+from index.errors import StateStoreError
 from rag.library import LibraryService
+from rag.state import StateStore
 
 router = APIRouter(tags=["health"])
 
@@ -44,4 +48,10 @@ async def health(request: Request) -> HealthOut:
 async def ready(request: Request) -> HealthOut | JSONResponse:
     """200 when the index is loaded and questions can be answered; 503 otherwise."""
     status = _status(request)
+    store: StateStore | None = getattr(request.app.state, "state_store", None)
+    if status.status == "ok" and store is not None:
+        try:
+            store.get("ready:probe")  # one round trip: a Redis down or a SQLite file gone fails here
+        except StateStoreError:
+            status = HealthOut(status="state_unavailable", plans=status.plans)
     return status if status.status == "ok" else JSONResponse(status.model_dump(), status_code=503)

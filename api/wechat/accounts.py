@@ -15,6 +15,7 @@ from api.wechat.dialogue import Dialogue
 from config.settings import Settings
 from rag.library import LibraryService
 from rag.service import Channel
+from rag.state import StateStore, open_store
 
 
 class Mode(StrEnum):
@@ -35,8 +36,13 @@ class Account:
     signed: SignedQueries = field(default_factory=lambda: SignedQueries(ttl=2 * MAX_AGE))
 
 
-def build_accounts(settings: Settings, library: LibraryService) -> dict[Channel, Account]:
-    """The accounts whose token is set; ValueError naming the setting when a key is malformed."""
+def build_accounts(
+    settings: Settings, library: LibraryService, store: StateStore | None = None
+) -> dict[Channel, Account]:
+    """The accounts whose token is set, their state in ``store`` (the shared state store; default: this
+    process's memory); ValueError naming the setting when a key is malformed."""
+    store = store or open_store("memory")
+    signed = SignedQueries(2 * MAX_AGE, store)
     accounts: dict[Channel, Account] = {}
     if settings.wechat_token:
         mode = Mode(settings.wechat_message_mode)
@@ -46,14 +52,17 @@ def build_accounts(settings: Settings, library: LibraryService) -> dict[Channel,
             crypto = MessageCrypto(settings.wechat_token, settings.wechat_aes_key, settings.wechat_appid)
         sender = None
         if settings.wechat_appsecret:
-            service = CustomService(settings.wechat_api_base, settings.wechat_appid, settings.wechat_appsecret)
+            service = CustomService(
+                settings.wechat_api_base, settings.wechat_appid, settings.wechat_appsecret, store=store
+            )
             sender = service.send_text
-        dialogue = Dialogue(library, Channel.WECHAT, sender=sender)
-        accounts[Channel.WECHAT] = Account(Channel.WECHAT, settings.wechat_token, crypto, dialogue, mode)
+        dialogue = Dialogue(library, Channel.WECHAT, sender=sender, store=store)
+        accounts[Channel.WECHAT] = Account(Channel.WECHAT, settings.wechat_token, crypto, dialogue, mode, signed)
     if settings.wecom_token:
         _check_key("PLANQA_WECOM_AES_KEY", settings.wecom_aes_key)
         crypto = MessageCrypto(settings.wecom_token, settings.wecom_aes_key, settings.wecom_corpid)
-        accounts[Channel.WECOM] = Account(Channel.WECOM, settings.wecom_token, crypto, Dialogue(library, Channel.WECOM))
+        dialogue = Dialogue(library, Channel.WECOM, store=store)
+        accounts[Channel.WECOM] = Account(Channel.WECOM, settings.wecom_token, crypto, dialogue, signed=signed)
     return accounts
 
 

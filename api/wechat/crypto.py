@@ -22,7 +22,7 @@ import time
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from rag.caches import BoundedCache
+from rag.state import StateStore, open_store
 
 BLOCK = 32  # WeChat pads to 32 bytes, not to AES's 16
 MAX_AGE = 300  # seconds: a signed request older (or further in the future) than this is refused as a replay
@@ -102,16 +102,18 @@ class SignedQueries:
     Encrypted messages need none of this: ``msg_signature`` covers their body.
     """
 
-    def __init__(self, ttl: float, max_entries: int = 50_000) -> None:
-        self._bodies: BoundedCache[str, str] = BoundedCache(max_entries, ttl=ttl)
+    def __init__(self, ttl: float, store: StateStore | None = None) -> None:
+        self.ttl = ttl
+        self.store = store or open_store("memory")  # shared: a forged body sent to another worker is refused too
 
     def bind(self, signature: str, body: bytes) -> None:
         """SignatureError when ``signature`` was seen with another body."""
         digest = hashlib.sha256(body).hexdigest()
-        first = self._bodies.get(signature.lower())
-        if first is None:
-            self._bodies.put(signature.lower(), digest)
-        elif not hmac.compare_digest(first, digest):
+        key = f"wx-signed:{signature.lower()}"
+        if self.store.add(key, digest, self.ttl):
+            return
+        first = self.store.get(key)
+        if first is not None and not hmac.compare_digest(first, digest):
             raise SignatureError(
                 "签名已用于另一条消息。This signed query string came before with another body: a forged message "
                 "is refused. Use safe mode (PLANQA_WECHAT_MODE=safe) to sign message bodies."

@@ -5,65 +5,57 @@ WeChat waits 5 seconds for a reply, then retries the same message (same MsgId) u
 one answer per message (retries wait for the first attempt's reply), at most ``budget`` seconds per reply,
 and an answer that is not ready by then goes out later — through the customer-service API when it is
 configured, otherwise with the user's next message.
+
+Everything a later request needs lives in the shared state store (``rag/state``), so a retry or the user's next
+message may land on any worker or machine: the claim on each message and its reply (``wx-seen``), each user's
+「更多」 continuation (``wx-more``) and pending answer (``wx-pending``), and the per-user rate limit (``rate``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from api import metrics
+from api.security import TokenBuckets
 from api.wechat import replies as T
 from api.wechat.xml import Inbound
-from index.errors import InvalidQuestionError, PlanNotFoundError
+from index.errors import InvalidQuestionError, PlanNotFoundError, StateStoreError
 from index.model import Plan
-from rag.caches import BoundedCache
 from rag.library import LibraryService
 from rag.service import Channel, Reply
 from rag.sessions import session_key
+from rag.state import StateStore, open_store
 
 log = logging.getLogger("planqa.wechat")
 
 Answerer = Callable[[str, str, Channel], Reply]  # (question, sender, channel) → reply; runs in a worker thread
 Sender = Callable[[str, str], Awaitable[None]]  # (user, text) → delivered out of band
 
-
-class RateLimiter:
-    """At most ``limit`` events per user in any ``window`` seconds; remembers at most ``max_users`` users."""
-
-    def __init__(self, limit: int, window: float, max_users: int = 10_000, clock: Callable[[], float] = time.monotonic):
-        self.limit, self.window, self.clock = limit, window, clock
-        self._users: BoundedCache[str, deque[float]] = BoundedCache(max_users, ttl=window, clock=clock)
-
-    def allow(self, user: str) -> float:
-        """0 when allowed (and counted); otherwise the seconds until the user may ask again."""
-        now = self.clock()
-        stamps = self._users.get(user) or deque()
-        while stamps and stamps[0] <= now - self.window:
-            stamps.popleft()
-        if len(stamps) >= self.limit:
-            return stamps[0] + self.window - now
-        stamps.append(now)
-        self._users.put(user, stamps)
-        return 0.0
+_ANSWERING = "answering"  # a message's claim while its first attempt composes the reply
 
 
 @dataclass(frozen=True)
 class DialogueConfig:
     budget: float = 4.5  # seconds to answer before falling back (WeChat gives up at 5)
     rate_limit: int = 10  # questions per user …
-    rate_window: float = 60.0  # … per this many seconds
+    rate_window: float = 60.0  # … per this many seconds (a bucket of rate_limit, refilled over the window)
     dedupe_ttl: float = 300.0  # WeChat's retries come within ~15 s; keep ids well beyond that
-    max_entries: int = 10_000  # bound on each per-message and per-user cache
+    claim_ttl: float = 10.0  # a claim outlives its first attempt (at most ``budget``); a claim whose worker
+    # died lapses by then, and a later retry (WeChat's come ~5 s apart) answers the message
     continuation_ttl: float = 3600.0  # how long "更多" and pending answers are kept
+    pending_timeout: float = 120.0  # an answer still being composed this long after it was due is lost (the
+    # process composing it stopped): the user's next message is answered afresh
+    poll_s: float = 0.05  # how often a retry looks in the store for the first attempt's reply
 
 
 class Dialogue:
-    """One account's conversation state: seen messages, per-user continuations and pending answers."""
+    """One account's conversation state — seen messages, per-user continuations and pending answers, the
+    per-user rate limit — in the shared state store."""
 
     def __init__(
         self,
@@ -71,36 +63,48 @@ class Dialogue:
         channel: Channel = Channel.WECHAT,
         config: DialogueConfig | None = None,
         sender: Sender | None = None,
+        store: StateStore | None = None,
     ) -> None:
         self.library, self.channel, self.config, self.sender = library, channel, config or DialogueConfig(), sender
+        self.store = store or open_store("memory")
         c = self.config
-        self._seen: BoundedCache[str, asyncio.Future[str | None]] = BoundedCache(c.max_entries, ttl=c.dedupe_ttl)
-        self._more: BoundedCache[str, str] = BoundedCache(c.max_entries, ttl=c.continuation_ttl)
-        self._pending: BoundedCache[str, asyncio.Task[str]] = BoundedCache(c.max_entries, ttl=c.continuation_ttl)
-        self._limiter = RateLimiter(c.rate_limit, c.rate_window, c.max_entries)
+        self._limiter = TokenBuckets(c.rate_limit, self.store, f"wx-{channel.value}", window=c.rate_window)
+        # This process's own tasks (an answer still composing, a customer-service send): a task belongs to this
+        # event loop and cannot be shared; what it produces goes to the store.
         self._background: set[asyncio.Task[None]] = set()
+
+    def _key(self, space: str, rest: str) -> str:
+        return f"wx-{space}:{self.channel.value}:{rest}"
 
     async def reply(self, msg: Inbound, answerer: Answerer) -> str | None:
         """The text to reply with, or None for an empty ``success`` (the answer goes out another way).
 
-        A retry of a message already seen gets the first attempt's reply; the answerer runs once.
+        The first attempt to claim the message in the store answers it; a retry — on this worker or another —
+        waits (up to ``budget``) for that reply in the store and returns the same text. The answerer runs once.
         """
-        first = self._seen.get(msg.dedupe_key)
-        if first is not None:
-            log.info("duplicate message", extra={"dedupe_key": msg.dedupe_key})
-            try:
-                return await asyncio.wait_for(asyncio.shield(first), self.config.budget)
-            except TimeoutError:
+        key = self._key("seen", msg.dedupe_key)
+        give_up = time.monotonic() + self.config.budget
+        duplicate = False
+        while not self.store.add(key, _ANSWERING, self.config.claim_ttl):
+            if not duplicate:
+                duplicate = True
+                log.info("duplicate message", extra={"dedupe_key": msg.dedupe_key})
+                metrics.WECHAT_DUPLICATES.labels(self.channel.value).inc()
+            stored = self.store.get(key)
+            if stored is not None and stored != _ANSWERING:
+                reply: str | None = json.loads(stored)["reply"]
+                return reply
+            if time.monotonic() >= give_up:
                 return None
-        future: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
-        self._seen.put(msg.dedupe_key, future)
+            if stored == _ANSWERING:
+                await asyncio.sleep(self.config.poll_s)
+            # None: the first attempt failed and let go of the claim (or it expired): claim it again
         try:
             result = await self._reply(msg, answerer)
-        except Exception as e:  # the future must settle, or retries would wait for nothing
-            future.set_exception(e)
-            future.exception()  # mark retrieved: the retry, if any, re-raises it
+        except BaseException:
+            self.store.delete(key)  # the attempt failed: let a retry answer the message
             raise
-        future.set_result(result)
+        self.store.set(key, json.dumps({"reply": result}, ensure_ascii=False), self.config.dedupe_ttl)
         return result
 
     async def _reply(self, msg: Inbound, answerer: Answerer) -> str | None:
@@ -113,21 +117,17 @@ class Dialogue:
         if not question:
             return T.NO_VOICE_TEXT if msg.msg_type == "voice" else T.ONLY_TEXT
 
-        pending = self._pending.get(user)
-        if pending is not None:  # an answer that missed the window: this message collects it
-            if not pending.done():
-                return T.STILL_PENDING
-            self._pending.pop(user)
-            self._delivered("next_message")
-            return self._first_part(user, pending.result())
+        collected = self._collect(user)
+        if collected is not None:  # an answer that missed the window: this message collects it
+            return collected
         if T.is_more(question):
-            rest = self._more.pop(user)
+            rest = self.store.take(self._key("more", user))
             return self._first_part(user, rest) if rest else T.NO_MORE
         choice = T.switch_request(question)
         if choice is not None:
             return self._switch(user, choice)
 
-        wait = self._limiter.allow(user)
+        wait = self._limiter.take(user)
         if wait:
             return T.RATE_LIMITED.format(seconds=max(1, round(wait)))
         task = asyncio.ensure_future(self._compose(answerer, question, user))
@@ -142,8 +142,38 @@ class Dialogue:
         if self.sender is not None:
             self._spawn(self._deliver(user, task))
             return None
-        self._pending.put(user, task)
+        composing = {"text": None, "until": time.time() + self.config.pending_timeout}
+        self.store.set(self._key("pending", user), json.dumps(composing), self.config.continuation_ttl)
+        self._spawn(self._park(user, task))
         return T.PENDING
+
+    def _collect(self, user: str) -> str | None:
+        """The user's pending answer, when there is one: its first part once ready (taken from the store, so
+        only one message collects it), STILL_PENDING while it is composed; None when there is none, or when
+        the process composing it stopped long ago."""
+        key = self._key("pending", user)
+        stored = self.store.get(key)
+        if stored is None:
+            return None
+        pending = json.loads(stored)
+        if pending["text"] is None and time.time() < pending["until"]:
+            return T.STILL_PENDING
+        taken = self.store.take(key)
+        text = json.loads(taken)["text"] if taken is not None else None
+        if text is None:
+            return None
+        self._delivered("next_message")
+        return self._first_part(user, text)
+
+    async def _park(self, user: str, task: asyncio.Task[str]) -> None:
+        """Keep a late answer in the store for the user's next message, wherever it lands."""
+        self._keep_pending(user, await task)
+
+    def _keep_pending(self, user: str, text: str) -> None:
+        try:
+            self.store.set(self._key("pending", user), json.dumps({"text": text}), self.config.continuation_ttl)
+        except StateStoreError:  # nobody awaits this: say so; the user's next message is answered afresh
+            log.exception("a late answer could not be kept for the user's next message")
 
     async def _compose(self, answerer: Answerer, question: str, user: str) -> str:
         try:
@@ -198,21 +228,24 @@ class Dialogue:
         """What fits in one message; the rest is kept for "更多"."""
         head, rest = T.split(text)
         if rest:
-            self._more.put(user, rest)
+            self.store.set(self._key("more", user), rest, self.config.continuation_ttl)
         else:
-            self._more.pop(user)
+            self.store.delete(self._key("more", user))
         return head
 
     async def _deliver(self, user: str, task: asyncio.Task[str]) -> None:
         assert self.sender is not None
-        text = self._first_part(user, await task)
+        answer = await task
         try:
-            await self.sender(user, text)
+            await self.sender(user, self._first_part(user, answer))
         except Exception:  # nobody awaits this task: log, and keep the answer for the next message
             log.exception("customer-service delivery failed; the answer waits for the user's next message")
             self._delivered("customer_service_failed")
-            self._more.pop(user)
-            self._pending.put(user, task)
+            try:
+                self.store.delete(self._key("more", user))
+            except StateStoreError:
+                pass  # the answer itself is kept below, or that fails and says so
+            self._keep_pending(user, answer)
         else:
             self._delivered("customer_service")
 

@@ -146,6 +146,7 @@ def main(args: argparse.Namespace, settings: Any) -> int:
             "PLANQA_REBUILD_INDEX": "false",
             "PLANQA_RATE_LIMIT_PER_IP": str(10**9),  # the limiter runs (its cost counts) but never refuses
             "PLANQA_LOG_LEVEL": "info",  # one access line per request, as in production (to a file)
+            "PLANQA_STATE_PATH": str(Path(tmp) / "state.sqlite3"),  # several workers share it (not the checkout's)
         }
         starts = []
         for _ in range(3):

@@ -58,7 +58,7 @@ def test_rate_limit_per_key(started):
 
 
 def test_token_bucket_refills_over_time():
-    buckets = TokenBuckets(per_minute=60)  # one a second, bursting to 60
+    buckets = TokenBuckets(60)  # 60 a minute: one a second, bursting to 60
     assert all(buckets.take("x", now=0.0) == 0 for _ in range(60))
     assert buckets.take("x", now=0.0) == pytest.approx(1.0)
     assert buckets.take("x", now=1.5) == 0

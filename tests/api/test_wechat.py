@@ -10,13 +10,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import multiprocessing
 import os
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -30,10 +34,10 @@ from wechatpy.exceptions import InvalidSignatureException
 
 from api.deps import ServiceDep
 from api.main import create_app
+from api.security import TokenBuckets
 from api.wechat import replies as T
 from api.wechat.crypto import DecryptError, MessageCrypto, ReceiverError, SignatureError, pad, unpad
 from api.wechat.custom import CustomService
-from api.wechat.dialogue import RateLimiter
 from api.wechat.routes import get_answerer
 from api.wechat.xml import Inbound, parse_fields
 from config.wiring import build_service
@@ -41,6 +45,7 @@ from index.model import Plan
 from index.store import PlanIndex, build_index
 from rag.caches import BoundedCache
 from rag.service import Channel
+from rag.state import StoreConfig, open_store
 from tests.api.wechat_peer import (
     ACCOUNT,
     AES_KEY,
@@ -384,6 +389,22 @@ def test_retries_are_answered_once(make_client: Callable[..., TestClient]) -> No
     assert len(set(replies)) == 1 and "体卫艺科" in replies[0]
 
 
+def test_a_claim_whose_worker_died_lapses_and_a_retry_answers(make_client: Callable[..., TestClient]) -> None:
+    """A worker that claimed a message and died (killed mid-answer) leaves its claim in the shared store; the
+    claim lapses after ``claim_ttl`` (longer than any live attempt's ``budget``), and a retry then answers."""
+    calls: list[str] = []
+    client = make_client(answerer=wrap(calls))
+    dialogue = client.app.state.wechat[Channel.WECHAT].dialogue  # type: ignore[attr-defined]
+    assert dialogue.config.claim_ttl > dialogue.config.budget + 2  # a live first attempt keeps its claim
+    dialogue.config = replace(dialogue.config, claim_ttl=1.0)
+    msg_id = "6954000000000000009"
+    assert dialogue.store.add(f"wx-seen:wechat:id:{msg_id}", "answering", dialogue.config.claim_ttl)  # the dead one
+    started = time.monotonic()
+    reply = Platform(client).ask("teacher-orphan", "谁负责近视防控", msg_id=msg_id)
+    assert "体卫艺科" in reply and calls == ["谁负责近视防控"]
+    assert 0.9 < time.monotonic() - started < dialogue.config.budget
+
+
 def test_event_dedupe_key_is_user_and_time() -> None:
     a = Inbound.of(parse_fields(inbound("u1", "event", Event="subscribe", CreateTime="1700000000")))
     b = Inbound.of(parse_fields(inbound("u2", "event", Event="subscribe", CreateTime="1700000000")))
@@ -404,13 +425,15 @@ def test_bounded_cache_is_bounded_and_expires() -> None:
     assert cache.get("k4") is None and len(cache) == 0
 
 
-def test_rate_limiter_window() -> None:
+def test_rate_limit_per_user_is_a_bucket() -> None:
+    """Each user's limit is a bucket of ``limit`` questions, refilled over the window (the same buckets, in the
+    shared store, as the API's limits): a burst of two, then one every 30 s."""
     now = [0.0]
-    limiter = RateLimiter(limit=2, window=60, clock=lambda: now[0])
-    assert limiter.allow("u") == 0 and limiter.allow("u") == 0
-    assert limiter.allow("u") == pytest.approx(60) and limiter.allow("v") == 0
-    now[0] = 60.5
-    assert limiter.allow("u") == 0
+    limiter = TokenBuckets(2, name="wx-wechat", window=60, clock=lambda: now[0])
+    assert limiter.take("u") == 0 and limiter.take("u") == 0
+    assert limiter.take("u") == pytest.approx(30) and limiter.take("v") == 0
+    now[0] = 30.5
+    assert limiter.take("u") == 0 and limiter.take("u") == pytest.approx(29.5)
 
 
 def test_voice_subscribe_and_image(platform: Platform) -> None:
@@ -602,6 +625,43 @@ def test_a_rejected_token_is_replaced_once_for_all_senders() -> None:
         asyncio.run(send_ten())
         assert len(stand_in.tokens_issued) == 2 and stand_in.rejected == 10
         assert sorted(p["touser"] for _, p in stand_in.sent) == sorted(f"oUser{n}" for n in range(10))
+        assert {t for t, _ in stand_in.sent} == {"TOKEN2"}
+    finally:
+        stand_in.close()
+
+
+def _send_from_a_process(url: str, backend: str, config: StoreConfig, ready: Any, users: list[str]) -> None:
+    """A worker process of its own: the account's CustomService on the shared store, sending to ``users``
+    at once, starting with the other processes (``ready``)."""
+    service = CustomService(url, APPID, "s3cret", store=open_store(backend, config))
+    ready.wait(60)
+
+    async def send_all() -> None:
+        await asyncio.gather(*(service.send_text(user, "答案") for user in users))
+
+    asyncio.run(send_all())
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
+def test_workers_share_one_access_token(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Three processes send at once on one shared store, and WeChat rejects the token they all start with:
+    between them they fetch two tokens (the first, then one replacement), not one or two each — every fetch
+    would invalidate the others' token."""
+    stand_in = CustomServiceStandIn(invalid=frozenset({"TOKEN1"}))
+    url = request.getfixturevalue("redis_url") if backend == "redis" else ""
+    config = StoreConfig(path=tmp_path / "state.sqlite3", url=url, key_prefix=f"t{uuid.uuid4().hex[:8]}:")
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Barrier(3)
+    users = [[f"oUser{p}-{n}" for n in range(4)] for p in range(3)]
+    workers = [ctx.Process(target=_send_from_a_process, args=(stand_in.url, backend, config, ready, u)) for u in users]
+    try:
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(60)
+            assert w.exitcode == 0
+        assert len(stand_in.tokens_issued) == 2
+        assert sorted(p["touser"] for _, p in stand_in.sent) == sorted(u for us in users for u in us)
         assert {t for t, _ in stand_in.sent} == {"TOKEN2"}
     finally:
         stand_in.close()

@@ -45,9 +45,9 @@ def test_ask_now_gives_up_without_a_trace_when_it_would_embed(fresh: AnsweringSe
     misses, hits = fresh.answer_cache.misses, fresh.answer_cache.hits
     assert fresh.ask_now("课后服务归哪个科室管?", channel=Channel.WEB, conversation_id="c-1") is None
     assert (fresh.answer_cache.misses, fresh.answer_cache.hits) == (misses, hits)  # nothing counted
-    assert len(fresh.sessions) == 0 and len(fresh.reply_cache) == 0 and _computed(fresh) == 0
+    assert fresh.sessions.last("web:c-1") is None and len(fresh.reply_cache) == 0 and _computed(fresh) == 0
     reply = fresh.ask("课后服务归哪个科室管?", channel=Channel.WEB, conversation_id="c-1")
-    assert fresh.answer_cache.misses == misses + 1 and len(fresh.sessions) == 1
+    assert fresh.answer_cache.misses == misses + 1 and fresh.sessions.last("web:c-1") is not None
     # The follow-up needs no new vector: answered at once, in the same conversation.
     follow = fresh.ask_now("那它的牵头单位是谁?", channel=Channel.WEB, conversation_id="c-1")
     assert follow is not None and follow.follow_up.value == "lead"
