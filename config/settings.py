@@ -13,6 +13,8 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.embeddings import DEFAULT_MODEL
+from index.vectors import DEFAULT_STORE, STORES
+from index.vectors.milvus_store import ADDRESS_SCHEMES, DEFAULT_COLLECTION
 from rag import limits
 from rag.lexicon import DEFAULT_DOMAINS, available_domains
 
@@ -42,6 +44,17 @@ class Settings(BaseSettings):
         "", repr=False, description="Comma-separated bearer tokens that may add and remove plans over HTTP"
     )
     index_dir: Path = Field(ROOT / "var" / "index", description="Where the index is built and loaded")
+    vector_store: str = Field(
+        DEFAULT_STORE, description=f"Where sentence vectors live: {' or '.join(STORES)} (index/vectors)"
+    )
+    milvus_uri: str = Field(
+        "",
+        description="Milvus for PLANQA_VECTOR_STORE=milvus: a path ending in .db (milvus-lite, embedded, one "
+        "process) or http://host:19530 (a Milvus server or cluster); unset: PLANQA_INDEX_DIR/milvus.db",
+    )
+    milvus_collection: str = Field(
+        DEFAULT_COLLECTION, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$", description="The Milvus collection"
+    )
     embedding_model: str = Field(
         DEFAULT_MODEL, description="multilingual-e5-small (bundled) or a sentence-transformers folder"
     )
@@ -208,6 +221,29 @@ class Settings(BaseSettings):
                 except ValueError as e:
                     raise ValueError(f"PLANQA_TRUSTED_PROXIES: {item!r} is not an address or network ({e})") from e
         return value
+
+    @field_validator("vector_store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if value not in STORES:
+            raise ValueError(f"PLANQA_VECTOR_STORE: unknown store {value!r}; set it to one of {', '.join(STORES)}")
+        return value
+
+    @field_validator("milvus_uri")
+    @classmethod
+    def _milvus_address(cls, value: str) -> str:
+        if value and not (value.endswith(".db") or value.split("://", 1)[0] in ADDRESS_SCHEMES):
+            raise ValueError(
+                f"PLANQA_MILVUS_URI: {value!r} is neither a path ending in .db (milvus-lite, embedded) nor a Milvus "
+                "server address such as http://host:19530: set it to one of those, or unset it "
+                "(PLANQA_INDEX_DIR/milvus.db)"
+            )
+        return value
+
+    @property
+    def milvus_address(self) -> str:
+        """PLANQA_MILVUS_URI, or milvus-lite's folder beside the index."""
+        return self.milvus_uri or str(self.index_dir / "milvus.db")
 
     @field_validator("log_level")
     @classmethod

@@ -9,6 +9,7 @@ from index.catalog import plan_meta
 from index.embeddings import PlanQAEmbeddings, load_embeddings
 from index.library import PlanFolder
 from index.store import PlanIndex, Progress, open_index
+from index.vectors import StoreConfig, VectorStore, open_vector_store
 from rag.answer import AnswerConfig
 from rag.library import LibraryConfig, LibraryService
 from rag.service import AnsweringService, Budgets, ServiceConfig
@@ -22,8 +23,19 @@ def load_index(settings: Settings, progress: Progress | None = None) -> PlanInde
     """Load (or, when the settings allow, build) the index of the configured plan."""
     embeddings = load_embeddings(settings.embedding_model)
     return open_index(
-        settings.corpus, settings.index_dir, embeddings, rebuild=settings.rebuild_index, progress=progress
+        settings.corpus,
+        settings.index_dir,
+        embeddings,
+        rebuild=settings.rebuild_index,
+        progress=progress,
+        store=vector_store(settings, embeddings.dimension),
     )
+
+
+def vector_store(settings: Settings, dimension: int) -> VectorStore:
+    """The vector store the settings name (PLANQA_VECTOR_STORE), for vectors of ``dimension``."""
+    config = StoreConfig(dimension, uri=settings.milvus_address, collection=settings.milvus_collection)
+    return open_vector_store(settings.vector_store, config)
 
 
 def service_config(settings: Settings) -> ServiceConfig:
@@ -54,12 +66,12 @@ def build_service(
     return AnsweringService(index, config or service_config(settings), generator, build_sessions(settings))
 
 
-def plan_folder(settings: Settings) -> PlanFolder:
+def plan_folder(settings: Settings, store: VectorStore | None = None) -> PlanFolder:
     """The plans the settings name: the folder PLANQA_PLANS, or the one file PLANQA_CORPUS (whose index stays
-    where it always was, PLANQA_INDEX_DIR itself)."""
+    where it always was, PLANQA_INDEX_DIR itself); their vectors in ``store`` (default: FAISS)."""
     if settings.plans is not None:
-        return PlanFolder(settings.plans, settings.index_dir)
-    return PlanFolder(settings.corpus.parent, settings.index_dir, single=settings.corpus)
+        return PlanFolder(settings.plans, settings.index_dir, store=store)
+    return PlanFolder(settings.corpus.parent, settings.index_dir, single=settings.corpus, store=store)
 
 
 def library_config(settings: Settings) -> LibraryConfig:
@@ -76,8 +88,8 @@ def build_library(
 ) -> LibraryService:
     """The library the settings describe: every plan loaded (built when missing or stale, if allowed), one
     answering service each, one session store and LLM step shared."""
-    folder = plan_folder(settings)
     embeddings = embeddings or load_embeddings(settings.embedding_model)
+    folder = plan_folder(settings, vector_store(settings, embeddings.dimension))
     plans = folder.load_all(embeddings, settings.rebuild_index, progress)
     return LibraryService(
         plans,

@@ -71,3 +71,11 @@ class PlanRejectedError(PlanQAError):
     def __init__(self, message: str, report: object) -> None:
         super().__init__(message)
         self.report = report  # the index.check.PlanReport, returned with the refusal
+
+
+class UnknownVectorStoreError(PlanQAError):
+    """The vector store setting names no known backend."""
+
+
+class VectorStoreError(PlanQAError):
+    """The vector store (a Milvus server, a milvus-lite folder) cannot be reached or refused an operation."""
