@@ -18,7 +18,7 @@ after loading, and p50/p95 of
 - an unscoped question: the store's search over every plan (vectors), and keyword search over every plan
   (per-plan BM25 in the process, added up; and, for Milvus, its own BM25 full-text search).
 
-Figures are printed and written to ``eval/reports/library-bench.md`` and ``.json``; the machine is shared, so
+Figures are printed and written to ``eval/reports/library-bench-<plans>.md`` and ``.json``; the machine is shared, so
 the load average is recorded beside them.
 """
 
@@ -297,8 +297,9 @@ def main(args: argparse.Namespace, settings: Any = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "library-bench.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    (args.out / "library-bench.md").write_text(render(report), encoding="utf-8")
+    name = f"library-bench-{args.plans}"  # one report per size: a small run does not replace the 1,000-plan one
+    (args.out / f"{name}.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
+    (args.out / f"{name}.md").write_text(render(report), encoding="utf-8")
     print(render(report))
     return 0 if all("error" not in s for s in report["stores"]) else 1
 

@@ -1,9 +1,10 @@
 """The default vector store: FAISS in the process. A plan's vectors are ``dense.faiss`` in its build folder
 (``IndexFlatIP`` over normalised vectors: exact cosine), loaded whole into memory.
 
-A search of the whole library asks each served plan's index in turn and merges: at 1,000 plans of ~170
-sentences that is ~18 ms on one core here, against ~10 ms for one merged index, which would hold every vector
-twice (measured in ``planqa bench --library``).
+A scoped search asks its plan's index alone (~0.03 ms at any library size); a search of the whole library asks
+each served plan's index in turn and merges (p50 ~50 ms at 1,000 plans, 111,000 sentences, on a shared 2-core
+machine: ``planqa bench --library``, ``eval/reports/library-bench-1000.md``). One merged index would be faster
+across the library but hold every vector twice; no caller searches across the library today.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import ClassVar, Self
+from typing import TYPE_CHECKING, ClassVar, Self
 
-import faiss
 import numpy as np
 
 from index.errors import IndexCorruptError
 from index.vectors.base import PlanTag, SearchScope, StoreConfig, VectorHit, top_hits
+
+if TYPE_CHECKING:
+    import faiss
 
 FILE = "dense.faiss"
 
@@ -50,11 +53,15 @@ class FaissStore:
         return cls()  # nothing to connect to: the vectors are files of each plan's build
 
     def add(self, tag: PlanTag, build: str, folder: Path, vectors: np.ndarray, texts: Sequence[str]) -> None:
+        import faiss  # here, not at import: the settings import this module to list the stores
+
         index = faiss.IndexFlatIP(vectors.shape[1])
         index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         faiss.write_index(index, str(folder / FILE))  # RuntimeError on a failed write: the caller reports it
 
     def open(self, tag: PlanTag, build: str, folder: Path, count: int) -> FaissPlanVectors:
+        import faiss
+
         try:
             vectors = FaissPlanVectors(faiss.read_index(str(folder / FILE)))
         except RuntimeError as e:
