@@ -190,7 +190,7 @@ def cmd_plans_check(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_index_build(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from config.wiring import vector_store
+    from config.wiring import plan_folder, vector_store
     from index.embeddings import load_embeddings
     from index.readers import read_document
     from index.store import build_index, corpus_title, open_index
@@ -210,15 +210,17 @@ def cmd_index_build(args: argparse.Namespace, settings: Settings) -> int:
             bar.update(done - bar.n)
 
         store = vector_store(settings, embeddings.dimension)
+        tag = plan_folder(settings, store).tag(corpus_path)  # the id the server's library gives the plan
         if args.if_needed:  # missing, stale or corrupt; and built by one process only, however many run this
             index = open_index(
-                corpus_path, settings.index_dir, embeddings, True, progress, rebuild_corrupt=True, store=store
+                corpus_path, settings.index_dir, embeddings, True, progress, rebuild_corrupt=True, store=store, tag=tag
             )
         else:
             corpus = read_document(corpus_path).text
             index = build_index(
-                corpus, corpus_title(corpus_path), settings.index_dir, embeddings, progress=progress, store=store
-            )
+                corpus, corpus_title(corpus_path), settings.index_dir, embeddings, progress=progress, store=store,
+                tag=tag,
+            )  # fmt: skip
     if not embedded:
         print(f"index up to date: {index.path}")
         return 0

@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.embeddings import DEFAULT_MODEL
 from index.vectors import DEFAULT_STORE, STORES
-from index.vectors.milvus_store import ADDRESS_SCHEMES, DEFAULT_COLLECTION
+from index.vectors.milvus_store import DEFAULT_COLLECTION, address_problem
 from rag import limits
 from rag.lexicon import DEFAULT_DOMAINS, available_domains
 
@@ -232,12 +232,8 @@ class Settings(BaseSettings):
     @field_validator("milvus_uri")
     @classmethod
     def _milvus_address(cls, value: str) -> str:
-        if value and not (value.endswith(".db") or value.split("://", 1)[0] in ADDRESS_SCHEMES):
-            raise ValueError(
-                f"PLANQA_MILVUS_URI: {value!r} is neither a path ending in .db (milvus-lite, embedded) nor a Milvus "
-                "server address such as http://host:19530: set it to one of those, or unset it "
-                "(PLANQA_INDEX_DIR/milvus.db)"
-            )
+        if value and (problem := address_problem(value)):
+            raise ValueError(problem)
         return value
 
     @property

@@ -22,13 +22,15 @@ if TYPE_CHECKING:
 def load_index(settings: Settings, progress: Progress | None = None) -> PlanIndex:
     """Load (or, when the settings allow, build) the index of the configured plan."""
     embeddings = load_embeddings(settings.embedding_model)
+    store = vector_store(settings, embeddings.dimension)
     return open_index(
         settings.corpus,
         settings.index_dir,
         embeddings,
         rebuild=settings.rebuild_index,
         progress=progress,
-        store=vector_store(settings, embeddings.dimension),
+        store=store,
+        tag=plan_folder(settings, store).tag(settings.corpus),  # as the library files it: one build serves both
     )
 
 

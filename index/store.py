@@ -258,7 +258,7 @@ def load_index(
     IndexStaleError or IndexCorruptError.
 
     ``corpus_sha256``, when given, is the corpus the caller expects; another one makes the index stale. So does
-    a build for another vector store, or for another plan id than ``tag``'s.
+    a build for another vector store, or (in a store that files vectors by plan: Milvus) for another tag.
     """
     store = store or FaissStore()
     current = index_dir / "current"
@@ -284,7 +284,9 @@ def load_index(
         )
     if corpus_sha256 is not None and manifest.corpus_sha256 != corpus_sha256:
         raise IndexStaleError(f"语料已更改，请重建索引。The corpus changed since the index at {path} was built: {fix}.")
-    if manifest.vector_store != store.name or (tag is not None and not _same_tag(manifest.tag, tag)):
+    if manifest.vector_store != store.name or (
+        store.filed_by_plan and tag is not None and not _same_tag(manifest.tag, tag)
+    ):
         raise IndexStaleError(
             f"索引所用向量库不同，请重建。The index at {path} keeps its vectors in {manifest.vector_store} for plan "
             f"{manifest.plan_id!r}, not in the configured {store.name}"
@@ -306,7 +308,8 @@ def load_index(
         raise IndexCorruptError(f"索引无法读取：{path}。The index at {path} cannot be read ({e}): {fix}.") from e
     if manifest.chunks != len(chunks):
         raise IndexCorruptError(f"索引不一致：{path}。The index at {path} is inconsistent: {fix}.")
-    dense = store.open(manifest.tag, path.name, path, len(chunks))
+    # Served under the library's tag where the vectors are the build's own file; else where they are filed.
+    dense = store.open(manifest.tag if store.filed_by_plan or tag is None else tag, path.name, path, len(chunks))
     if dense.dimension != manifest.dimension:
         raise IndexCorruptError(f"索引不一致：{path}。The index at {path} is inconsistent: {fix}.")
     return PlanIndex(

@@ -76,6 +76,9 @@ class VectorStore(Protocol):
 
     name: ClassVar[str]
     files: ClassVar[tuple[str, ...]]  # files the backend writes into a build folder (the manifest hashes them)
+    # True: the vectors live outside the build, filed under the plan's tag, so a build made under another plan id
+    # cannot be served under this one. False (FAISS): the build's own file, whatever id the library gives the plan.
+    filed_by_plan: ClassVar[bool]
 
     @classmethod
     def create(cls, config: StoreConfig) -> Self: ...

@@ -43,6 +43,7 @@ class FaissPlanVectors:
 class FaissStore:
     name: ClassVar[str] = "faiss"
     files: ClassVar[tuple[str, ...]] = (FILE,)
+    filed_by_plan: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

@@ -15,7 +15,9 @@ One row per sentence::
     text     the sentence                  for Milvus's own BM25 (the ``sparse`` field, a BM25 function)
     vector   its normalised embedding      FLAT index, inner product (exact, as FAISS)
 
-The collection is created with strong consistency: a search sees every row inserted before it, so a plan's
+milvus-lite 3.2 runs its engine inside this process (Python and numpy, a brute-force scan per segment): it is
+slower than FAISS at every library size measured (``planqa bench --library``); it is for trying the Milvus path on
+one machine. The collection is created with strong consistency: a search sees every row inserted before it, so a plan's
 build is searchable the moment its ``current`` file names it.
 """
 
@@ -40,11 +42,17 @@ MAX_TEXT = 4000  # characters of a sentence kept for BM25 (the field's limit is 
 MAX_LIMIT = 16384  # Milvus returns at most this many hits per search
 CONNECT_TIMEOUT_S = 10.0  # a server that does not answer: an error in seconds, not a hung start-up
 ADDRESS_SCHEMES = ("http", "https", "tcp", "unix")
-_WHAT = (
-    "neither a path ending in .db (milvus-lite, embedded) nor a server address such as http://host:19530: "
-    "set PLANQA_MILVUS_URI to one of those, or unset it (PLANQA_INDEX_DIR/milvus.db)."
-)
 log = logging.getLogger("planqa.index")
+
+
+def address_problem(uri: str) -> str | None:
+    """Why ``uri`` is no Milvus address, with what to set instead (None when it is one)."""
+    if uri.endswith(".db") or uri.split("://", 1)[0] in ADDRESS_SCHEMES:
+        return None
+    return (
+        f"PLANQA_MILVUS_URI={uri!r} is neither a path ending in .db (milvus-lite, embedded) nor a Milvus server "
+        "address such as http://host:19530: set it to one of those, or unset it (PLANQA_INDEX_DIR/milvus.db)."
+    )
 
 
 def _client_class() -> Any:
@@ -92,6 +100,7 @@ class MilvusPlanVectors:
 class MilvusStore:
     name: ClassVar[str] = "milvus"
     files: ClassVar[tuple[str, ...]] = ()  # the vectors live in Milvus, not in the build folder
+    filed_by_plan: ClassVar[bool] = True
 
     def __init__(self, uri: str, *, dimension: int, collection: str | None = None) -> None:
         self.uri, self.dimension = uri, dimension
@@ -99,8 +108,8 @@ class MilvusStore:
         self._lock = threading.Lock()
         self._served: dict[str, tuple[PlanTag, str]] = {}  # plan → (tag, build): replaced whole
         client = _client_class()
-        if not uri.endswith(".db") and uri.split("://", 1)[0] not in ADDRESS_SCHEMES:
-            raise VectorStoreError(f"Milvus 地址无效：{uri!r}。PLANQA_MILVUS_URI={uri!r} is {_WHAT}")
+        if problem := address_problem(uri):
+            raise VectorStoreError(f"Milvus 地址无效：{uri!r}。{problem}")
         if uri.endswith(".db"):
             try:
                 Path(uri).parent.mkdir(parents=True, exist_ok=True)
