@@ -196,3 +196,14 @@ def test_the_cli_reports_an_unreachable_milvus(tmp_path):  # type: ignore[no-unt
         timeout=120,
     )  # fmt: skip
     assert out.returncode == 1 and "PLANQA_MILVUS_URI" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_milvus_lite_is_refused_for_several_workers(tmp_path):  # type: ignore[no-untyped-def]
+    from api.cli import check_workers
+    from index.errors import PlanQAError
+
+    lite = Settings(vector_store="milvus", milvus_uri=str(tmp_path / "m.db"))
+    check_workers(lite, 1)
+    with pytest.raises(PlanQAError, match="--workers 1, or set PLANQA_MILVUS_URI to a Milvus server"):
+        check_workers(lite, 2)
+    check_workers(Settings(vector_store="milvus", milvus_uri="http://milvus.internal:19530"), 4)  # a server: fine
