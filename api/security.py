@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rag.state import StateStore, StoreConfig, open_store
+from rag.state import StateStore, StateStoreConfig, open_state_store
 
 EXEMPT_EXACT = frozenset({"/health", "/ready", "/", "/favicon.ico", "/wechat", "/wecom"})
 EXEMPT_PREFIXES = ("/static/",)
@@ -71,7 +71,7 @@ class TokenBuckets:
     ) -> None:
         self.capacity = float(limit)
         self.rate = limit / window
-        self.store = store or open_store("memory", StoreConfig(default_cap=_MAX_BUCKETS))
+        self.store = store or open_state_store("memory", StateStoreConfig(default_cap=_MAX_BUCKETS))
         self.prefix = f"rate:{name}:"
         self.clock = clock  # wall-clock seconds: the buckets are compared across processes and machines
 
@@ -158,7 +158,7 @@ class AccessControl:
         self, keys: tuple[str, ...], per_key: int, per_ip: int, auth_failures: int, store: StateStore | None = None
     ) -> None:
         self.keys = keys
-        store = store or open_store("memory", StoreConfig(default_cap=_MAX_BUCKETS))
+        store = store or open_state_store("memory", StateStoreConfig(default_cap=_MAX_BUCKETS))
         self.by_key = TokenBuckets(per_key, store, "key") if per_key > 0 else None
         self.by_ip = TokenBuckets(per_ip, store, "ip") if per_ip > 0 else None
         self.failures = TokenBuckets(auth_failures, store, "auth") if auth_failures > 0 and keys else None

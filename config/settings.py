@@ -13,9 +13,11 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.embeddings import DEFAULT_MODEL
+from index.vectors import DEFAULT_STORE, VECTOR_STORES
+from index.vectors.milvus_store import DEFAULT_COLLECTION, address_problem
 from rag import limits
 from rag.lexicon import DEFAULT_DOMAINS, available_domains
-from rag.state import STORES
+from rag.state import STATE_STORES
 
 ROOT = Path(__file__).resolve().parent.parent
 WECHAT_MODES = ("plaintext", "compatible", "safe")  # the 公众号 console's 明文模式, 兼容模式, 安全模式
@@ -43,6 +45,17 @@ class Settings(BaseSettings):
         "", repr=False, description="Comma-separated bearer tokens that may add and remove plans over HTTP"
     )
     index_dir: Path = Field(ROOT / "var" / "index", description="Where the index is built and loaded")
+    vector_store: str = Field(
+        DEFAULT_STORE, description=f"Where sentence vectors live: {' or '.join(VECTOR_STORES)} (index/vectors)"
+    )
+    milvus_uri: str = Field(
+        "",
+        description="Milvus for PLANQA_VECTOR_STORE=milvus: a path ending in .db (milvus-lite, embedded, one "
+        "process) or http://host:19530 (a Milvus server or cluster); unset: PLANQA_INDEX_DIR/milvus.db",
+    )
+    milvus_collection: str = Field(
+        DEFAULT_COLLECTION, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$", description="The Milvus collection"
+    )
     embedding_model: str = Field(
         DEFAULT_MODEL, description="multilingual-e5-small (bundled) or a sentence-transformers folder"
     )
@@ -148,9 +161,9 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _state_store_known(self) -> Settings:
-        if self.state_store not in ("", *STORES):
+        if self.state_store not in ("", *STATE_STORES):
             raise ValueError(
-                f"PLANQA_STATE_STORE must be one of {', '.join(STORES)} (or unset), not {self.state_store!r}"
+                f"PLANQA_STATE_STORE must be one of {', '.join(STATE_STORES)} (or unset), not {self.state_store!r}"
             )
         if self.state_store == "redis" and not self.redis_url:
             raise ValueError("PLANQA_STATE_STORE=redis needs PLANQA_REDIS_URL (redis://host:6379/0)")
@@ -243,6 +256,27 @@ class Settings(BaseSettings):
                 except ValueError as e:
                     raise ValueError(f"PLANQA_TRUSTED_PROXIES: {item!r} is not an address or network ({e})") from e
         return value
+
+    @field_validator("vector_store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if value not in VECTOR_STORES:
+            raise ValueError(
+                f"PLANQA_VECTOR_STORE: unknown store {value!r}; set it to one of {', '.join(VECTOR_STORES)}"
+            )
+        return value
+
+    @field_validator("milvus_uri")
+    @classmethod
+    def _milvus_address(cls, value: str) -> str:
+        if value and (problem := address_problem(value)):
+            raise ValueError(problem)
+        return value
+
+    @property
+    def milvus_address(self) -> str:
+        """PLANQA_MILVUS_URI, or milvus-lite's folder beside the index."""
+        return self.milvus_uri or str(self.index_dir / "milvus.db")
 
     @field_validator("log_level")
     @classmethod

@@ -9,11 +9,12 @@ from index.catalog import plan_meta
 from index.embeddings import PlanQAEmbeddings, load_embeddings
 from index.library import PlanFolder
 from index.store import PlanIndex, Progress, open_index
+from index.vectors import VectorStore, VectorStoreConfig, open_vector_store
 from rag.answer import AnswerConfig
 from rag.library import LibraryConfig, LibraryService
 from rag.service import AnsweringService, Budgets, ServiceConfig
 from rag.sessions import SessionConfig, SessionStore
-from rag.state import StateStore, StoreConfig, open_store
+from rag.state import StateStore, StateStoreConfig, open_state_store
 
 if TYPE_CHECKING:
     from rag.generator import Generator
@@ -22,9 +23,22 @@ if TYPE_CHECKING:
 def load_index(settings: Settings, progress: Progress | None = None) -> PlanIndex:
     """Load (or, when the settings allow, build) the index of the configured plan."""
     embeddings = load_embeddings(settings.embedding_model)
+    store = vector_store(settings, embeddings.dimension)
     return open_index(
-        settings.corpus, settings.index_dir, embeddings, rebuild=settings.rebuild_index, progress=progress
+        settings.corpus,
+        settings.index_dir,
+        embeddings,
+        rebuild=settings.rebuild_index,
+        progress=progress,
+        store=store,
+        tag=plan_folder(settings, store).tag(settings.corpus),  # as the library files it: one build serves both
     )
+
+
+def vector_store(settings: Settings, dimension: int) -> VectorStore:
+    """The vector store the settings name (PLANQA_VECTOR_STORE), for vectors of ``dimension``."""
+    config = VectorStoreConfig(dimension, uri=settings.milvus_address, collection=settings.milvus_collection)
+    return open_vector_store(settings.vector_store, config)
 
 
 def service_config(settings: Settings) -> ServiceConfig:
@@ -57,12 +71,12 @@ def build_service(
     return AnsweringService(index, config or service_config(settings), generator, build_sessions(settings, store))
 
 
-def plan_folder(settings: Settings) -> PlanFolder:
+def plan_folder(settings: Settings, store: VectorStore | None = None) -> PlanFolder:
     """The plans the settings name: the folder PLANQA_PLANS, or the one file PLANQA_CORPUS (whose index stays
-    where it always was, PLANQA_INDEX_DIR itself)."""
+    where it always was, PLANQA_INDEX_DIR itself); their vectors in ``store`` (default: FAISS)."""
     if settings.plans is not None:
-        return PlanFolder(settings.plans, settings.index_dir)
-    return PlanFolder(settings.corpus.parent, settings.index_dir, single=settings.corpus)
+        return PlanFolder(settings.plans, settings.index_dir, store=store)
+    return PlanFolder(settings.corpus.parent, settings.index_dir, single=settings.corpus, store=store)
 
 
 def library_config(settings: Settings) -> LibraryConfig:
@@ -81,8 +95,8 @@ def build_library(
     """The library the settings describe: every plan loaded (built when missing or stale, if allowed), one
     answering service each, one session store (in ``store``, else the settings' state store) and LLM step
     shared."""
-    folder = plan_folder(settings)
     embeddings = embeddings or load_embeddings(settings.embedding_model)
+    folder = plan_folder(settings, vector_store(settings, embeddings.dimension))
     plans = folder.load_all(embeddings, settings.rebuild_index, progress)
     return LibraryService(
         plans,
@@ -136,14 +150,14 @@ def session_config(settings: Settings) -> SessionConfig:
     return SessionConfig(ttl_seconds=settings.conversation_ttl_s, max_conversations=settings.max_conversations)
 
 
-def state_config(settings: Settings) -> StoreConfig:
-    return StoreConfig(path=settings.state_path, url=settings.redis_url, caps=session_config(settings).caps())
+def state_config(settings: Settings) -> StateStoreConfig:
+    return StateStoreConfig(path=settings.state_path, url=settings.redis_url, caps=session_config(settings).caps())
 
 
 def build_state_store(settings: Settings, workers: int | None = None) -> StateStore:
     """The state store the settings name (``Settings.state_backend``), opened: StateStoreError when its file or
     server cannot be reached, MissingDependencyError naming the extra when its client is not installed."""
-    return open_store(settings.state_backend(workers), state_config(settings))
+    return open_state_store(settings.state_backend(workers), state_config(settings))
 
 
 def build_sessions(settings: Settings, store: StateStore | None = None) -> SessionStore:

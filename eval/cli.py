@@ -59,6 +59,13 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=2, help="uvicorn workers of the multi-worker run (default 2)")
     p.add_argument("--profile", action="store_true", help="py-spy's top frames while PlanQA serves (needs py-spy)")
     p.add_argument("--no-baseline", action="store_true", help="skip the LangChain baseline")
+    p.add_argument(
+        "--library",
+        action="store_true",
+        help="instead: a synthetic library of many plans in each vector store (build, size, memory, latency)",
+    )
+    p.add_argument("--plans", type=int, default=1000, help="--library: how many synthetic plans (default 1000)")
+    p.add_argument("--stores", default="faiss,milvus", help="--library: the vector stores compared")
     p.add_argument("--out", type=Path, default=REPORTS, help="report folder (default: eval/reports)")
 
 
@@ -77,6 +84,10 @@ def cmd_eval(args: argparse.Namespace, settings: Any) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, settings: Any) -> int:
+    if args.library:
+        from eval.bench.library import main as library_main
+
+        return library_main(args, settings)
     from eval.bench.run import main
 
     return main(args, settings)

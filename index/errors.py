@@ -78,5 +78,13 @@ class StateStoreError(PlanQAError):
     file unwritable."""
 
 
-class UnknownStoreError(PlanQAError):
-    """A state store name that no backend has."""
+class UnknownStateStoreError(PlanQAError):
+    """The state store setting names no known backend."""
+
+
+class UnknownVectorStoreError(PlanQAError):
+    """The vector store setting names no known backend."""
+
+
+class VectorStoreError(PlanQAError):
+    """The vector store (a Milvus server, a milvus-lite folder) cannot be reached or refused an operation."""

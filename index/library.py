@@ -14,7 +14,8 @@ each through a temporary file and an atomic rename. A process that watches the f
 finds a new file's index already built. ``PLANQA_CORPUS`` serves one file as a one-plan library, which cannot be
 changed (its folder is not the library's).
 
-The per-plan index is the seam for other vector stores: everything here goes through ``open_index`` /
+Every plan's vectors go to the folder's vector store (``index/vectors``: FAISS files in each plan's index, or
+one Milvus collection), tagged with the plan's id, year and issuer; everything here goes through ``open_index`` /
 ``build_index`` of one plan, keyed by the plan id.
 """
 
@@ -46,6 +47,8 @@ from index.embeddings import PlanQAEmbeddings
 from index.errors import IndexWriteError, PlanConflictError, PlanNotFoundError, PlanRejectedError
 from index.readers import parse_document, read_bytes, read_document, supported_suffixes
 from index.store import PlanIndex, Progress, build_index, corpus_title, open_index
+from index.vectors import PlanTag, VectorStore
+from index.vectors.faiss_store import FaissStore
 
 log = logging.getLogger("planqa.index")
 
@@ -75,8 +78,11 @@ class Added:
 class PlanFolder:
     """The plan files of a library and their indexes. ``single``: serve that one file (``PLANQA_CORPUS``)."""
 
-    def __init__(self, root: Path, index_root: Path, single: Path | None = None) -> None:
+    def __init__(
+        self, root: Path, index_root: Path, single: Path | None = None, store: VectorStore | None = None
+    ) -> None:
         self.root, self.index_root, self.single = root, index_root, single
+        self.store: VectorStore = store or FaissStore()  # every plan's vectors, searchable across the library
 
     @property
     def writable(self) -> bool:
@@ -119,9 +125,18 @@ class PlanFolder:
         if plan_id is None:  # a file put in the folder by hand, named in Chinese: the id comes from its title
             plan = parse_document(read_document(path), corpus_title(path))
             plan_id = plan_meta(path, plan.title).id
-        index = open_index(path, self.index_dir(plan_id), embeddings, rebuild, progress, rebuild_corrupt)
+        index = open_index(
+            path, self.index_dir(plan_id), embeddings, rebuild, progress, rebuild_corrupt, store=self.store,
+            tag=self.tag(path, plan_id),
+        )  # fmt: skip
         meta = plan_meta(path, index.plan.title)
         return LoadedPlan(meta=_with_id(meta, plan_id), index=index, path=path, stamp=stamp)
+
+    def tag(self, path: Path, plan_id: str | None = None) -> PlanTag:
+        """How the plan file ``path`` is filed in the vector store: its id, and the year and issuer its meta.json
+        gives (else the build reads them from the plan's title)."""
+        written = plan_meta(path, corpus_title(path))
+        return PlanTag(plan_id or plan_id_of(path), written.year, written.issuer)
 
     def load_all(
         self, embeddings: PlanQAEmbeddings, rebuild: bool, progress: Progress | None = None,
@@ -172,7 +187,10 @@ class PlanFolder:
                     f"A plan with id {described.id!r} is already in the library: remove "
                     "it first, give another id, or replace it."
                 )
-            index = build_index(source.text, described.title, self.index_dir(described.id), embeddings, progress)
+            index = build_index(
+                source.text, described.title, self.index_dir(described.id), embeddings, progress,
+                store=self.store, tag=PlanTag.of(described),
+            )  # fmt: skip
             target = self.root / f"{described.id}{Path(name).suffix.lower()}"
             try:
                 if old is not None and old != target:
@@ -201,6 +219,7 @@ class PlanFolder:
                 )
             kept = self._set_aside(path, plan_id)
             shutil.rmtree(self.index_dir(plan_id), ignore_errors=True)
+            self.store.remove(plan_id)
         log.info("plan removed", extra={"event": "plan_removed", "plan": plan_id, "kept": str(kept)})
         return kept
 

@@ -7,11 +7,17 @@ On disk (``PLANQA_INDEX_DIR``, default ``var/index/``)::
         manifest.json            ← format, parser version, model id and dimension, corpus sha256, file hashes
         corpus.txt               ← the plan text the build was made from (the index is self-contained)
         chunks.json              ← one chunk per sentence, each carrying its task number
-        dense.faiss              ← IndexFlatIP over L2-normalised sentence vectors (exact inner product)
+        dense.faiss              ← IndexFlatIP over L2-normalised sentence vectors (the ``faiss`` store only)
         keyword.json             ← jieba words and character bigrams per chunk, and the plan's vocabulary
+
+The vectors go to the configured vector store (``index/vectors``): ``faiss`` writes ``dense.faiss`` here; ``milvus``
+inserts them into its collection under this build's folder name, and the build folder holds the rest. The
+manifest names the store and the plan id: an index built for another store is stale, never searched.
 
 A build is written into a fresh folder (a unique name) and only then made current, each step fsynced (files,
 then the folders whose entries changed), so a crash or a power cut mid-build leaves the previous index in service.
+With Milvus, rows of a build that failed half-way stay in the collection, never searched (a search reads the
+build ``current`` names), until the plan's next build deletes them with the builds it prunes.
 One build at a time per index folder, across processes (``flock`` on ``.lock``): a process that waited for
 another's build loads it instead of building again. Loading checks the manifest's shape and every file against
 its hash. A write the system refuses (a full disk, a read-only folder) is an ``IndexWriteError`` that says so.
@@ -31,27 +37,36 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import get_type_hints
 
-import faiss
 import numpy as np
 
+from index.catalog import PlanMeta, derived_id, from_title
 from index.chunking import Chunk, chunk_plan, plan_vocabulary
 from index.embeddings import PlanQAEmbeddings
-from index.errors import IndexCorruptError, IndexMissingError, IndexStaleError, IndexWriteError, PlanParseError
+from index.errors import (
+    IndexCorruptError,
+    IndexMissingError,
+    IndexStaleError,
+    IndexWriteError,
+    PlanParseError,
+    VectorStoreError,
+)
 from index.keyword import BM25, WordTokenizer, char_bigrams
 from index.model import Plan
 from index.normalize import normalize
 from index.parse import PARSER_VERSION, parse_plan
 from index.readers import parse_document, read_document
+from index.vectors import VECTOR_STORES, PlanTag, PlanVectors, VectorStore
+from index.vectors.faiss_store import FaissStore
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the vector store and the plan's tag in the manifest
 KEEP_BUILDS = 2  # the live build and the one before it
 BATCH_SIZE = 16  # sentences embedded per call
 BUILD_LOCK_WAIT_S = 900.0  # how long to wait for another process's build (a large plan on a busy machine: minutes)
-_FILES = ("corpus.txt", "chunks.json", "dense.faiss", "keyword.json")
+_FILES = ("corpus.txt", "chunks.json", "keyword.json")  # and the vector store's own (``VectorStore.files``)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 log = logging.getLogger("planqa.index")
@@ -70,11 +85,19 @@ class Manifest:
     chunks: int
     built_at: str
     files: dict[str, str]  # file name → sha256
+    vector_store: str  # the backend that holds the vectors: faiss, milvus
+    plan_id: str  # the plan's tag in the vector store: id, year (0: unknown), issuer
+    plan_year: int
+    plan_issuer: str
 
     @property
     def version(self) -> str:
         """Identifies this exact index (for caches keyed by index version)."""
         return hashlib.sha256(json.dumps(self.files, sort_keys=True).encode()).hexdigest()[:12]
+
+    @property
+    def tag(self) -> PlanTag:
+        return PlanTag(self.plan_id, self.plan_year or None, self.plan_issuer)
 
 
 _MANIFEST_FIELDS = get_type_hints(Manifest)
@@ -86,7 +109,7 @@ class PlanIndex:
 
     plan: Plan
     chunks: tuple[Chunk, ...]
-    dense: faiss.Index
+    dense: PlanVectors  # this plan's vectors in the vector store
     words: BM25
     bigrams: BM25
     tokenizer: WordTokenizer
@@ -97,8 +120,7 @@ class PlanIndex:
     def dense_top_k(self, text: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(chunk ids, cosine similarities) of the ``k`` sentences nearest to the query ``text``, best first."""
         vector = self.embeddings.encode([text], is_query=True)
-        scores, ids = self.dense.search(vector, min(k, len(self.chunks)))
-        return ids[0], scores[0]
+        return self.dense.search(vector[0], min(k, len(self.chunks)))
 
     def keyword_scores(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """BM25 scores of every sentence for the query ``text``: (over jieba words, over character bigrams)."""
@@ -116,14 +138,33 @@ def build_index(
     embeddings: PlanQAEmbeddings,
     progress: Progress | None = None,
     batch_size: int = BATCH_SIZE,
+    *,
+    store: VectorStore | None = None,
+    tag: PlanTag | None = None,
 ) -> PlanIndex:
-    """Parse, embed and persist ``corpus`` (the plan's text, as a reader returns it) under ``index_dir``, then make
-    it the current build.
+    """Parse, embed and persist ``corpus`` (the plan's text, as a reader returns it) under ``index_dir`` and its
+    vectors in ``store`` (default: FAISS) tagged ``tag`` (default: from the plan's title), then make it the
+    current build.
 
     Waits for a build another process is making of the same folder, then builds (this one was asked for).
     IndexWriteError when the system refuses a write; the index in service, if any, stays as it was."""
     with _build_lock(index_dir):
-        return _build(corpus, corpus_name, index_dir, embeddings, progress, batch_size)
+        return _build(corpus, corpus_name, index_dir, embeddings, progress, batch_size, store or FaissStore(), tag)
+
+
+def plan_tag(plan: Plan, given: PlanTag | None = None) -> PlanTag:
+    """``given``, its year and issuer completed from the plan's title where it has none; without one, an id made
+    from the title too (``qingshan-2022``), as the catalog makes one for a file named in Chinese."""
+    said = from_title(plan.title)
+    year, issuer = said.get("year"), said.get("issuer")
+    if given is None:
+        meta = PlanMeta(id="", title=plan.title, issuer="", region=str(said.get("region", "")), year=None)
+        given = PlanTag(derived_id(replace(meta, year=year if isinstance(year, int) else None)))
+    return PlanTag(
+        given.plan,
+        given.year if given.year is not None else (year if isinstance(year, int) else None),
+        given.issuer or (issuer if isinstance(issuer, str) else ""),
+    )
 
 
 def _build(
@@ -133,10 +174,13 @@ def _build(
     embeddings: PlanQAEmbeddings,
     progress: Progress | None,
     batch_size: int,
+    store: VectorStore,
+    tag: PlanTag | None,
 ) -> PlanIndex:
     """Nothing is written before the plan parses: a text that is no plan raises PlanParseError and leaves the
     current build in service."""
     plan = parse_plan(corpus, title=corpus_name)
+    tag = plan_tag(plan, tag)
     chunks = chunk_plan(plan)
     vectors = np.zeros((len(chunks), embeddings.dimension), dtype=np.float32)
     for start in range(0, len(chunks), batch_size):
@@ -152,8 +196,6 @@ def _build(
         "words": [tokenizer.words(t) for t in normalised],
         "bigrams": [char_bigrams(t) for t in normalised],
     }
-    dense = faiss.IndexFlatIP(embeddings.dimension)
-    dense.add(vectors)
 
     builds = index_dir / "builds"
     try:
@@ -161,11 +203,14 @@ def _build(
         tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=builds))
     except OSError as e:
         raise _write_error(index_dir, e) from e
+    # Unique: two builds of one corpus in the same second (two processes, say) never share a folder. Named before
+    # anything is written, since a store that keeps the vectors elsewhere files them under this name.
+    final = builds / f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(6)}"
     try:
         (tmp / "corpus.txt").write_text(corpus, encoding="utf-8")
         _write_json(tmp / "chunks.json", [asdict(c) for c in chunks])
-        faiss.write_index(dense, str(tmp / "dense.faiss"))
         _write_json(tmp / "keyword.json", keyword)
+        store.add(tag, final.name, tmp, vectors, [c.text for c in chunks])
         manifest = Manifest(
             format=FORMAT_VERSION,
             parser_version=PARSER_VERSION,
@@ -175,13 +220,15 @@ def _build(
             corpus_name=corpus_name,
             chunks=len(chunks),
             built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            files={name: _sha256_file(tmp / name) for name in _FILES},
+            files={name: _sha256_file(tmp / name) for name in (*_FILES, *store.files)},
+            vector_store=store.name,
+            plan_id=tag.plan,
+            plan_year=tag.year or 0,
+            plan_issuer=tag.issuer,
         )
         _write_json(tmp / "manifest.json", asdict(manifest))
         _fsync_files(tmp)
         _fsync_dir(tmp)
-        # Unique: two builds of one corpus in the same second (two processes, say) never share a folder.
-        final = builds / f"{time.strftime('%Y%m%dT%H%M%S')}-{manifest.version}-{secrets.token_hex(3)}"
         tmp.rename(final)
         _fsync_dir(builds)
         _point_current(index_dir, final.name)
@@ -190,16 +237,30 @@ def _build(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    _prune(builds, keep=final.name)
+    kept = _prune(builds, keep=final.name)
+    try:  # the vectors of the builds pruned, and of any build that failed half-way
+        store.remove(tag.plan, keep=kept)
+    except VectorStoreError as e:  # the build is in service; what is left is never searched, and the next build retries
+        log.warning("old vectors not deleted: %s", e, extra={"event": "vectors_prune_failed", "index": str(final)})
     log.info("index built", extra={"event": "index_built", "index": str(final)})
-    return load_index(index_dir, embeddings)
+    return load_index(index_dir, embeddings, store=store, tag=tag)
 
 
-def load_index(index_dir: Path, embeddings: PlanQAEmbeddings, corpus_sha256: str | None = None) -> PlanIndex:
-    """Load the current build. Raises IndexMissingError, IndexStaleError or IndexCorruptError.
+def load_index(
+    index_dir: Path,
+    embeddings: PlanQAEmbeddings,
+    corpus_sha256: str | None = None,
+    *,
+    store: VectorStore | None = None,
+    tag: PlanTag | None = None,
+) -> PlanIndex:
+    """Load the current build, its vectors served by ``store`` (default: FAISS). Raises IndexMissingError,
+    IndexStaleError or IndexCorruptError.
 
-    ``corpus_sha256``, when given, is the corpus the caller expects; another one makes the index stale.
+    ``corpus_sha256``, when given, is the corpus the caller expects; another one makes the index stale. So does
+    a build for another vector store, or (in a store that files vectors by plan: Milvus) for another tag.
     """
+    store = store or FaissStore()
     current = index_dir / "current"
     if not current.is_file():
         raise IndexMissingError(
@@ -223,7 +284,16 @@ def load_index(index_dir: Path, embeddings: PlanQAEmbeddings, corpus_sha256: str
         )
     if corpus_sha256 is not None and manifest.corpus_sha256 != corpus_sha256:
         raise IndexStaleError(f"语料已更改，请重建索引。The corpus changed since the index at {path} was built: {fix}.")
-    for name in _FILES:  # the manifest lists exactly these (_read_manifest)
+    if manifest.vector_store != store.name or (
+        store.filed_by_plan and tag is not None and not _same_tag(manifest.tag, tag)
+    ):
+        raise IndexStaleError(
+            f"索引所用向量库不同，请重建。The index at {path} keeps its vectors in {manifest.vector_store} for plan "
+            f"{manifest.plan_id!r}, not in the configured {store.name}"
+            + (f" for {tag.plan!r}" if tag is not None else "")
+            + f" (PLANQA_VECTOR_STORE): {fix}."
+        )
+    for name in manifest.files:  # the manifest lists exactly the store's files (_read_manifest)
         if not (path / name).is_file() or _sha256_file(path / name) != manifest.files[name]:
             raise IndexCorruptError(
                 f"索引文件损坏：{path / name}。The index file {path / name} is missing or does not match its "
@@ -234,10 +304,13 @@ def load_index(index_dir: Path, embeddings: PlanQAEmbeddings, corpus_sha256: str
         plan = parse_plan(corpus, title=manifest.corpus_name)
         chunks = tuple(Chunk(**c) for c in json.loads((path / "chunks.json").read_text(encoding="utf-8")))
         keyword = json.loads((path / "keyword.json").read_text(encoding="utf-8"))
-        dense = faiss.read_index(str(path / "dense.faiss"))
     except (OSError, ValueError, TypeError, RuntimeError, PlanParseError) as e:
         raise IndexCorruptError(f"索引无法读取：{path}。The index at {path} cannot be read ({e}): {fix}.") from e
-    if dense.ntotal != len(chunks) or dense.d != manifest.dimension:
+    if manifest.chunks != len(chunks):
+        raise IndexCorruptError(f"索引不一致：{path}。The index at {path} is inconsistent: {fix}.")
+    # Served under the library's tag where the vectors are the build's own file; else where they are filed.
+    dense = store.open(manifest.tag if store.filed_by_plan or tag is None else tag, path.name, path, len(chunks))
+    if dense.dimension != manifest.dimension:
         raise IndexCorruptError(f"索引不一致：{path}。The index at {path} is inconsistent: {fix}.")
     return PlanIndex(
         plan=plan,
@@ -259,6 +332,9 @@ def open_index(
     rebuild: bool,
     progress: Progress | None = None,
     rebuild_corrupt: bool = False,
+    *,
+    store: VectorStore | None = None,
+    tag: PlanTag | None = None,
 ) -> PlanIndex:
     """Load the index of ``corpus_path`` (any format ``index/readers`` reads); when it is missing or stale,
     rebuild if allowed, else raise.
@@ -273,18 +349,19 @@ def open_index(
     """
     source = read_document(corpus_path)
     corpus = source.text
+    store = store or FaissStore()
     rebuildable: tuple[type[Exception], ...] = (IndexMissingError, IndexStaleError)
     if rebuild_corrupt:
         rebuildable += (IndexCorruptError,)
     try:
-        return load_index(index_dir, embeddings, corpus_sha256=sha256_text(corpus))
+        return load_index(index_dir, embeddings, corpus_sha256=sha256_text(corpus), store=store, tag=tag)
     except rebuildable:
         if not rebuild:
             raise
     parse_document(source, corpus_title(corpus_path))  # a file that is no plan: an error naming it, nothing written
     with _build_lock(index_dir):
         try:  # another process may have built it while this one waited for the lock
-            index = load_index(index_dir, embeddings, corpus_sha256=sha256_text(corpus))
+            index = load_index(index_dir, embeddings, corpus_sha256=sha256_text(corpus), store=store, tag=tag)
         except rebuildable as e:
             log.info("building the index: %s", e, extra={"event": "index_build", "index_dir": str(index_dir)})
         else:
@@ -292,7 +369,16 @@ def open_index(
                 "index built by another process: loaded", extra={"event": "index_loaded", "index": str(index.path)}
             )
             return index
-        return _build(corpus, corpus_title(corpus_path), index_dir, embeddings, progress, BATCH_SIZE)
+        return _build(corpus, corpus_title(corpus_path), index_dir, embeddings, progress, BATCH_SIZE, store, tag)
+
+
+def _same_tag(built: PlanTag, wanted: PlanTag) -> bool:
+    """The build is filed under the plan id wanted, with the year and issuer wanted where they are given."""
+    return (
+        built.plan == wanted.plan
+        and (wanted.year is None or built.year == wanted.year)
+        and (not wanted.issuer or built.issuer == wanted.issuer)
+    )
 
 
 def corpus_title(corpus_path: Path) -> str:
@@ -317,6 +403,12 @@ def _read_manifest(path: Path) -> Manifest:
     except (OSError, ValueError) as e:
         problem: str | None = f"cannot be read: {e}"
     else:
+        made_by = data.get("format") if isinstance(data, dict) else None
+        if type(made_by) is int and made_by != FORMAT_VERSION:  # before the fields: another version has others
+            raise IndexStaleError(
+                f"索引版本过旧，请重建。The index at {path} was made by another PlanQA version (format "
+                f"{data.get('format')}): run `planqa index build`."
+            )
         problem = _manifest_problem(data)
     if problem:
         raise IndexCorruptError(
@@ -335,8 +427,10 @@ def _manifest_problem(data: object) -> str | None:
     for name, kind in _MANIFEST_FIELDS.items():
         value = data[name]
         if name == "files":
-            if not isinstance(value, dict) or set(value) != set(_FILES):
-                return "files must list " + ", ".join(_FILES)
+            store = data.get("vector_store")
+            expected = (*_FILES, *VECTOR_STORES[store].files) if store in VECTOR_STORES else _FILES
+            if not isinstance(value, dict) or set(value) != set(expected):
+                return "files must list " + ", ".join(expected)
             if not all(isinstance(v, str) and _SHA256.fullmatch(v) for v in value.values()):
                 return "files must give each file's sha256"
         elif not isinstance(value, kind) or isinstance(value, bool):
@@ -421,11 +515,12 @@ def _write_error(index_dir: Path, e: BaseException) -> IndexWriteError:
     )
 
 
-def _prune(builds: Path, keep: str) -> None:
-    """Remove old builds and abandoned temp folders, keeping the live one and the one before it."""
+def _prune(builds: Path, keep: str) -> set[str]:
+    """Remove old builds and abandoned temp folders, keeping the live one and the one before it (returned)."""
     done = sorted((p for p in builds.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
     old = [p for p in done if p.name != keep][: max(0, len(done) - KEEP_BUILDS)]
     # Under the build lock no other build is writing here: any temp folder is abandoned (its builder died).
     stale_tmp = [p for p in builds.iterdir() if p.name.startswith(".building-")]
     for p in old + stale_tmp:
         shutil.rmtree(p, ignore_errors=True)
+    return {p.name for p in done if p not in old}

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from index.errors import InvalidConversationError
 from rag.codec import CodecError, dumps, loads
 from rag.limits import CONVERSATION_ID, CONVERSATION_TTL_S, MAX_CONVERSATIONS
-from rag.state import StateStore, StoreConfig, open_store
+from rag.state import StateStore, StateStoreConfig, open_state_store
 from rag.types import Turn
 
 log = logging.getLogger("planqa.sessions")
@@ -30,7 +30,7 @@ class SessionConfig:
     max_conversations: int = MAX_CONVERSATIONS
 
     def caps(self) -> dict[str, int]:
-        """The store's bounds for conversations (``StoreConfig.caps``)."""
+        """The store's bounds for conversations (``StateStoreConfig.caps``)."""
         return {TURNS: self.max_conversations, PLANS: self.max_conversations}
 
 
@@ -45,7 +45,7 @@ class SessionStore:
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.config = config or SessionConfig()
-        self.store = store or open_store("memory", StoreConfig(caps=self.config.caps()), clock=clock)
+        self.store = store or open_state_store("memory", StateStoreConfig(caps=self.config.caps()), clock=clock)
 
     def last(self, conversation_id: str) -> Turn | None:
         """The conversation's last turn; None when unknown or expired (or written by a version whose turns

@@ -15,7 +15,7 @@ from api.wechat.dialogue import Dialogue
 from config.settings import Settings
 from rag.library import LibraryService
 from rag.service import Channel
-from rag.state import StateStore, open_store
+from rag.state import StateStore, open_state_store
 
 
 class Mode(StrEnum):
@@ -41,7 +41,7 @@ def build_accounts(
 ) -> dict[Channel, Account]:
     """The accounts whose token is set, their state in ``store`` (the shared state store; default: this
     process's memory); ValueError naming the setting when a key is malformed."""
-    store = store or open_store("memory")
+    store = store or open_state_store("memory")
     signed = SignedQueries(2 * MAX_AGE, store)
     accounts: dict[Channel, Account] = {}
     if settings.wechat_token:

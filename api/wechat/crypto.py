@@ -22,7 +22,7 @@ import time
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from rag.state import StateStore, open_store
+from rag.state import StateStore, open_state_store
 
 BLOCK = 32  # WeChat pads to 32 bytes, not to AES's 16
 MAX_AGE = 300  # seconds: a signed request older (or further in the future) than this is refused as a replay
@@ -104,7 +104,7 @@ class SignedQueries:
 
     def __init__(self, ttl: float, store: StateStore | None = None) -> None:
         self.ttl = ttl
-        self.store = store or open_store("memory")  # shared: a forged body sent to another worker is refused too
+        self.store = store or open_state_store("memory")  # shared: a forged body sent to another worker is refused too
 
     def bind(self, signature: str, body: bytes) -> None:
         """SignatureError when ``signature`` was seen with another body."""

@@ -16,7 +16,7 @@ import logging
 
 import httpx
 
-from rag.state import StateStore, open_store
+from rag.state import StateStore, open_state_store
 
 log = logging.getLogger("planqa.wechat")
 
@@ -35,7 +35,7 @@ class CustomService:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.appid, self._secret, self.timeout = appid, appsecret, timeout
-        self.store = store or open_store("memory")
+        self.store = store or open_state_store("memory")
         self._token_key, self._fetch_key = f"wx-token:{appid}", f"wx-token-fetch:{appid}"
         # This process's senders queue here rather than each polling the store while one of them fetches.
         self._lock = asyncio.Lock()

@@ -29,7 +29,7 @@ from index.model import Plan
 from rag.library import LibraryService
 from rag.service import Channel, Reply
 from rag.sessions import session_key
-from rag.state import StateStore, open_store
+from rag.state import StateStore, open_state_store
 
 log = logging.getLogger("planqa.wechat")
 
@@ -66,7 +66,7 @@ class Dialogue:
         store: StateStore | None = None,
     ) -> None:
         self.library, self.channel, self.config, self.sender = library, channel, config or DialogueConfig(), sender
-        self.store = store or open_store("memory")
+        self.store = store or open_state_store("memory")
         c = self.config
         self._limiter = TokenBuckets(c.rate_limit, self.store, f"wx-{channel.value}", window=c.rate_window)
         # This process's own tasks (an answer still composing, a customer-service send): a task belongs to this

@@ -5,14 +5,14 @@ Conversations (``rag/sessions.py``), WeChat's de-duplication, 「更多」 conti
 buckets (``api/security.py``) all live in one ``StateStore``, so ``planqa serve --workers N`` and several machines
 behind a load balancer behave as one server.
 
-Backends (``STORES``: name → class, ``open_store``):
+Backends (``STATE_STORES``: name → class, ``open_state_store``):
 - ``memory``: in this process (one worker; the default with one worker);
 - ``sqlite``: a file in WAL mode, shared by the processes of one machine (the default with ``--workers N>1``);
 - ``redis``: a Redis server shared by several machines (``PLANQA_REDIS_URL``; ``pip install '.[redis]'``).
 
 Values are text: callers serialise them explicitly (JSON; ``rag/codec.py`` for the answer types), never pickle,
 so nothing another process wrote can run code here. Keys are ``space:rest``; the space (``turn``, ``wx-seen``,
-``rate``…) bounds the memory and SQLite backends (``StoreConfig.caps``: the least recently written go first
+``rate``…) bounds the memory and SQLite backends (``StateStoreConfig.caps``: the least recently written go first
 beyond it); every entry also expires. Times are wall-clock seconds (``time.time``): comparable across processes
 and, with NTP, across machines.
 """
@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from index.errors import MissingDependencyError, StateStoreError, UnknownStoreError
+from index.errors import MissingDependencyError, StateStoreError, UnknownStateStoreError
 
 DEFAULT_CAP = 50_000  # entries per key space, beyond which the least recently written go first
 
 
 @dataclass(frozen=True)
-class StoreConfig:
+class StateStoreConfig:
     path: Path | None = None  # sqlite: the database file (created, with its folder)
     url: str = ""  # redis: redis://host:6379/0, rediss://…, unix:///path.sock
     key_prefix: str = "planqa:"  # redis: every key starts with it (a Redis shared with other applications)
@@ -78,34 +78,36 @@ class StateStore(Protocol):
 
 
 # name → "module:class", imported on use: a missing optional dependency fails when its backend is chosen.
-STORES: dict[str, str] = {
+STATE_STORES: dict[str, str] = {
     "memory": "rag.state.memory:MemoryStore",
     "sqlite": "rag.state.sqlite:SqliteStore",
     "redis": "rag.state.redis:RedisStore",
 }
 
 
-def open_store(name: str, config: StoreConfig | None = None, clock: Callable[[], float] | None = None) -> StateStore:
-    """The backend ``name``, opened. UnknownStoreError lists the valid names; MissingDependencyError names the
+def open_state_store(
+    name: str, config: StateStoreConfig | None = None, clock: Callable[[], float] | None = None
+) -> StateStore:
+    """The backend ``name``, opened. UnknownStateStoreError lists the valid names; MissingDependencyError names the
     extra to install."""
-    target = STORES.get(name)
+    target = STATE_STORES.get(name)
     if target is None:
-        raise UnknownStoreError(
-            f"未知的状态存储：{name!r}。Unknown state store {name!r}: use one of {', '.join(STORES)} "
+        raise UnknownStateStoreError(
+            f"未知的状态存储：{name!r}。Unknown state store {name!r}: use one of {', '.join(STATE_STORES)} "
             "(PLANQA_STATE_STORE)."
         )
     module, _, cls = target.partition(":")
-    store: StateStore = getattr(importlib.import_module(module), cls)(config or StoreConfig(), clock=clock)
+    store: StateStore = getattr(importlib.import_module(module), cls)(config or StateStoreConfig(), clock=clock)
     return store
 
 
 __all__ = [
-    "STORES",
+    "STATE_STORES",
     "MissingDependencyError",
     "StateStore",
     "StateStoreError",
-    "StoreConfig",
-    "UnknownStoreError",
-    "open_store",
+    "StateStoreConfig",
+    "UnknownStateStoreError",
+    "open_state_store",
     "space_of",
 ]

@@ -1,5 +1,5 @@
 """The in-process store: one worker's state, as PlanQA kept it before the shared store (and the default with one
-worker). Bounded per key space (``StoreConfig.caps``), least recently used first; every entry expires."""
+worker). Bounded per key space (``StateStoreConfig.caps``), least recently used first; every entry expires."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from collections.abc import Callable
 
 import cachetools
 
-from rag.state import StoreConfig, space_of
+from rag.state import StateStoreConfig, space_of
 from rag.state.bucket import decode, encode, refill
 
 
 class MemoryStore:
-    def __init__(self, config: StoreConfig | None = None, clock: Callable[[], float] | None = None) -> None:
-        self.config = config or StoreConfig()
+    def __init__(self, config: StateStoreConfig | None = None, clock: Callable[[], float] | None = None) -> None:
+        self.config = config or StateStoreConfig()
         self.clock = clock or time.time
         self._spaces: dict[str, cachetools.TLRUCache[str, tuple[str, float]]] = {}
         self._lock = threading.Lock()  # cachetools is not thread-safe; every step below is one critical section

@@ -2,8 +2,8 @@
 
 Each operation is one Redis command (``SET … PX``, ``SET … NX PX`` for claims, ``GETDEL`` for takes) or one Lua
 script (the token bucket), so it is atomic however many workers and machines run it. Keys are prefixed
-(``StoreConfig.key_prefix``) and all expire; Redis bounds memory itself (set ``maxmemory`` with a ``volatile-*``
-policy). A network error or a timeout (``StoreConfig.timeout_s``) is a StateStoreError, never a hang.
+(``StateStoreConfig.key_prefix``) and all expire; Redis bounds memory itself (set ``maxmemory`` with a ``volatile-*``
+policy). A network error or a timeout (``StateStoreConfig.timeout_s``) is a StateStoreError, never a hang.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from index.errors import MissingDependencyError, StateStoreError
-from rag.state import StoreConfig
+from rag.state import StateStoreConfig
 
 # The token bucket of rag/state/bucket.py, as one atomic step inside Redis. KEYS[1]: the bucket;
 # ARGV: capacity, per_second, now, consume (1/0). Returns the wait in seconds, as a string (Lua numbers
@@ -35,7 +35,7 @@ return tostring(wait)
 
 
 class RedisStore:
-    def __init__(self, config: StoreConfig | None = None, clock: Callable[[], float] | None = None) -> None:
+    def __init__(self, config: StateStoreConfig | None = None, clock: Callable[[], float] | None = None) -> None:
         try:
             import redis
         except ImportError as e:
@@ -43,7 +43,7 @@ class RedisStore:
                 "未安装 redis 客户端。The Redis state store needs the redis package: pip install 'planqa[redis]' "
                 "(or pip install '.[redis]' in a checkout)."
             ) from e
-        self.config = config or StoreConfig()
+        self.config = config or StateStoreConfig()
         if not self.config.url:
             raise StateStoreError(
                 "未设置 Redis 地址。The Redis state store needs PLANQA_REDIS_URL (redis://host:6379/0)."

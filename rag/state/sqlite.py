@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from index.errors import StateStoreError
-from rag.state import StoreConfig
+from rag.state import StateStoreConfig
 from rag.state.bucket import decode, encode, refill
 
 SWEEP_S = 60.0
@@ -35,8 +35,8 @@ _SET = "INSERT OR REPLACE INTO state (key, value, expires) VALUES (?, ?, ?)"
 
 
 class SqliteStore:
-    def __init__(self, config: StoreConfig | None = None, clock: Callable[[], float] | None = None) -> None:
-        self.config = config or StoreConfig()
+    def __init__(self, config: StateStoreConfig | None = None, clock: Callable[[], float] | None = None) -> None:
+        self.config = config or StateStoreConfig()
         self.path = Path(self.config.path or DEFAULT_PATH)
         self.clock = clock or time.time
         self._local = threading.local()

@@ -45,7 +45,7 @@ from index.model import Plan
 from index.store import PlanIndex, build_index
 from rag.caches import BoundedCache
 from rag.service import Channel
-from rag.state import StoreConfig, open_store
+from rag.state import StateStoreConfig, open_state_store
 from tests.api.wechat_peer import (
     ACCOUNT,
     AES_KEY,
@@ -630,10 +630,10 @@ def test_a_rejected_token_is_replaced_once_for_all_senders() -> None:
         stand_in.close()
 
 
-def _send_from_a_process(url: str, backend: str, config: StoreConfig, ready: Any, users: list[str]) -> None:
+def _send_from_a_process(url: str, backend: str, config: StateStoreConfig, ready: Any, users: list[str]) -> None:
     """A worker process of its own: the account's CustomService on the shared store, sending to ``users``
     at once, starting with the other processes (``ready``)."""
-    service = CustomService(url, APPID, "s3cret", store=open_store(backend, config))
+    service = CustomService(url, APPID, "s3cret", store=open_state_store(backend, config))
     ready.wait(60)
 
     async def send_all() -> None:
@@ -649,7 +649,7 @@ def test_workers_share_one_access_token(backend: str, tmp_path: Path, request: p
     would invalidate the others' token."""
     stand_in = CustomServiceStandIn(invalid=frozenset({"TOKEN1"}))
     url = request.getfixturevalue("redis_url") if backend == "redis" else ""
-    config = StoreConfig(path=tmp_path / "state.sqlite3", url=url, key_prefix=f"t{uuid.uuid4().hex[:8]}:")
+    config = StateStoreConfig(path=tmp_path / "state.sqlite3", url=url, key_prefix=f"t{uuid.uuid4().hex[:8]}:")
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Barrier(3)
     users = [[f"oUser{p}-{n}" for n in range(4)] for p in range(3)]

