@@ -5,16 +5,15 @@ current plan following the conversation, the browse view of the current plan, an
 from __future__ import annotations
 
 import io
-import shutil
 from pathlib import Path
 
 import httpx
 import pytest
 
 from config.settings import DEFAULT_CORPUS, ROOT
-from index.catalog import meta_path
 from tests.api.browser import TIMEOUT, answers, shot, wait_answered
 from tests.conftest import start_server, stop_server
+from tests.plans import copy_plan
 
 pytestmark = pytest.mark.slow
 PLANS = ROOT / "eval" / "data" / "plans"
@@ -22,18 +21,12 @@ ADMIN = "page-admin-key"
 PINGXIANG, QS2022, QS2023 = "pingxiang-edu-2021", "qingshan-edu-2022", "qingshan-edu-2023"
 
 
-def _copy(plan_file: Path, folder: Path) -> None:
-    shutil.copy(plan_file, folder / plan_file.name)
-    if meta_path(plan_file).exists():
-        shutil.copy(meta_path(plan_file), folder / meta_path(plan_file).name)
-
-
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """Pingxiang 2021 and Qingshan 2022 and 2023, served together (today = 2023). Yields (url, env)."""
     folder = tmp_path_factory.mktemp("page-plans")
     for f in (DEFAULT_CORPUS, PLANS / "qingshan-edu-2022.txt", PLANS / "qingshan-edu-2023.txt"):
-        _copy(f, folder)
+        copy_plan(f, folder)
     env = {
         "PLANQA_PLANS": str(folder),
         "PLANQA_INDEX_DIR": str(tmp_path_factory.mktemp("page-plans-index")),

@@ -12,33 +12,19 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from config.settings import DEFAULT_CORPUS, ROOT
-from index.catalog import plan_meta
-from index.library import LoadedPlan
 from index.store import PlanIndex
-from rag.library import LibraryConfig, LibraryService
+from rag.library import LibraryService
 from rag.service import Channel
-from rag.sessions import SessionStore
 from tests.api.wechat_peer import Platform, inbound, wechat_settings
+from tests.plans import PINGXIANG, QS2022, QS2023, three_plans
 
-PLANS = ROOT / "eval" / "data" / "plans"
-PINGXIANG, QS2022, QS2023 = "pingxiang-edu-2021", "qingshan-edu-2022", "qingshan-edu-2023"
 SWITCHED = re.compile(r"^已切换到《(?P<title>[^》]+)》，请提问。$")
-
-
-def _loaded(path: Path, index: PlanIndex) -> LoadedPlan:
-    return LoadedPlan(meta=plan_meta(path, index.plan.title), index=index, path=path)
 
 
 @pytest.fixture()
 def library(plan_index: PlanIndex, fixture_index: Callable[[str], PlanIndex]) -> LibraryService:
     """Pingxiang 2021 and Qingshan 2022 and 2023 (today = 2023), fresh sessions for each test."""
-    plans = [
-        _loaded(DEFAULT_CORPUS, plan_index),
-        _loaded(PLANS / f"{QS2022}.txt", fixture_index(QS2022)),
-        _loaded(PLANS / f"{QS2023}.txt", fixture_index(QS2023)),
-    ]
-    return LibraryService(plans, library=LibraryConfig(current_year=2023), sessions=SessionStore())
+    return three_plans(plan_index, fixture_index)
 
 
 @pytest.fixture()

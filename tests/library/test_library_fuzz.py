@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -28,8 +27,8 @@ from hypothesis import strategies as st
 from api.edge import UPLOAD_BODY_BYTES
 from api.main import create_app
 from config.settings import ROOT, Settings
-from index.catalog import meta_path
 from index.readers import MAX_FILE_BYTES
+from tests.plans import copy_plan
 
 pytestmark = pytest.mark.slow
 PROPS = settings(
@@ -101,18 +100,13 @@ NOT_A_PLAN = st.one_of(
 )
 
 
-def _copy(plan_file: Path, folder: Path) -> None:
-    shutil.copy(plan_file, folder / plan_file.name)
-    shutil.copy(meta_path(plan_file), folder / meta_path(plan_file).name)
-
-
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Path, Path]]:
     root = tmp_path_factory.mktemp("fuzz-library")
     folder, index_dir = root / "plans", root / "index"
     folder.mkdir()
     for plan_id in (QS22, QS23):
-        _copy(PLANS / f"{plan_id}.txt", folder)
+        copy_plan(PLANS / f"{plan_id}.txt", folder)
     lib_settings = Settings(
         plans=folder,
         index_dir=index_dir,

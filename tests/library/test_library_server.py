@@ -4,27 +4,19 @@ year over year, the responsibility matrix read back with openpyxl, /v1 models pe
 from __future__ import annotations
 
 import io
-import shutil
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
 from config.settings import DEFAULT_CORPUS, ROOT
-from index.catalog import meta_path
 from tests.conftest import start_server, stop_server
+from tests.plans import copy_plan
 
 pytestmark = pytest.mark.slow
 PLANS = ROOT / "eval" / "data" / "plans"
 ADMIN = "adm1n-key"
-
-
-def _copy(plan_file: Path, folder: Path) -> None:
-    shutil.copy(plan_file, folder / plan_file.name)
-    if meta_path(plan_file).exists():
-        shutil.copy(meta_path(plan_file), folder / meta_path(plan_file).name)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +24,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     """Pingxiang and the two Qingshan plans, served together; the index built at start-up."""
     folder = tmp_path_factory.mktemp("plans")
     for f in (DEFAULT_CORPUS, PLANS / "qingshan-edu-2022.txt", PLANS / "qingshan-edu-2023.txt"):
-        _copy(f, folder)
+        copy_plan(f, folder)
     index_dir = tmp_path_factory.mktemp("index")
     env = {
         "PLANQA_PLANS": str(folder),

@@ -17,29 +17,24 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from config.settings import DEFAULT_CORPUS, ROOT
-from index.catalog import plan_meta
-from index.library import LoadedPlan
 from index.store import PlanIndex
-from rag.library import LibraryConfig, LibraryService
-from rag.sessions import SessionStore
+from rag.library import LibraryService
 from tests.api.test_chat_routes import events
 from tests.api.wechat_peer import Platform, inbound, wechat_settings
+from tests.plans import PINGXIANG, QS2022, QS2023, three_plans
 
-PLANS = ROOT / "eval" / "data" / "plans"
-PX, QS22, QS23 = "pingxiang-edu-2021", "qingshan-edu-2022", "qingshan-edu-2023"
 HEAD = re.compile(r"^据《(?P<title>[^》]+)》：")
 
 # (question, the caller's plan or None, the plan that must answer)
 ASKED = [
-    ("青山2022年的计划里，近视防控谁负责？", None, QS22),
-    ("萍乡的计划里谁负责近视防控？", None, PX),
-    ("去年的工作要点里，心理健康教育谁牵头？", None, QS22),
-    ("谁负责近视防控？", None, QS23),  # names none: the default, the newest of the issuer with the most plans
-    ("谁负责近视防控？", PX, PX),  # the caller's plan
-    ("第12项任务是什么", QS22, QS22),
-    ("基教科负责哪些任务？", PX, PX),
-    ("青山2023年的计划里，马拉松报名费是多少？", None, QS23),  # refused: still names the plan that does not say it
+    ("青山2022年的计划里，近视防控谁负责？", None, QS2022),
+    ("萍乡的计划里谁负责近视防控？", None, PINGXIANG),
+    ("去年的工作要点里，心理健康教育谁牵头？", None, QS2022),
+    ("谁负责近视防控？", None, QS2023),  # names none: the default, the newest of the issuer with the most plans
+    ("谁负责近视防控？", PINGXIANG, PINGXIANG),  # the caller's plan
+    ("第12项任务是什么", QS2022, QS2022),
+    ("基教科负责哪些任务？", PINGXIANG, PINGXIANG),
+    ("青山2023年的计划里，马拉松报名费是多少？", None, QS2023),  # refused: still names the plan that does not say it
 ]
 
 
@@ -51,18 +46,9 @@ class Seen:
     citation_titles: tuple[str | None, ...]
 
 
-def _loaded(path: Path, index: PlanIndex) -> LoadedPlan:
-    return LoadedPlan(meta=plan_meta(path, index.plan.title), index=index, path=path)
-
-
 @pytest.fixture(scope="module")
 def library(plan_index: PlanIndex, fixture_index: Callable[[str], PlanIndex]) -> LibraryService:
-    plans = [
-        _loaded(DEFAULT_CORPUS, plan_index),
-        _loaded(PLANS / f"{QS22}.txt", fixture_index(QS22)),
-        _loaded(PLANS / f"{QS23}.txt", fixture_index(QS23)),
-    ]
-    return LibraryService(plans, library=LibraryConfig(current_year=2023), sessions=SessionStore())
+    return three_plans(plan_index, fixture_index)
 
 
 @pytest.fixture(scope="module")
@@ -149,14 +135,14 @@ def test_every_channel_names_the_plan_on_the_answer_and_each_citation(  # type: 
 def test_a_user_who_switched_plans_gets_that_plan_named_on_wechat(client: TestClient, library: LibraryService) -> None:
     platform = Platform(client)
     titles = [m.title for m in library.plans]
-    reply = platform.ask("named-switch", f"切换 {titles.index(_title(library, PX)) + 1}")
-    assert _title(library, PX) in reply
-    _names(via_wechat(client, "谁负责近视防控？", "named-switch"), library, PX)
+    reply = platform.ask("named-switch", f"切换 {titles.index(_title(library, PINGXIANG)) + 1}")
+    assert _title(library, PINGXIANG) in reply
+    _names(via_wechat(client, "谁负责近视防控？", "named-switch"), library, PINGXIANG)
 
 
 def test_a_comparison_names_both_plans_on_every_channel(client: TestClient, library: LibraryService) -> None:
     question = "青山的近视防控今年和去年比有什么变化？"
-    both = {QS22, QS23}
+    both = {QS2022, QS2023}
     for s in (via_ask(client, question, None), via_stream(client, question, None), via_v1(client, question, None)):
         assert set(s.citation_plans) == both
         assert set(s.citation_titles) == {_title(library, p) for p in both}
