@@ -197,8 +197,19 @@ class Term:
         if len(left) + len(right) < 2 or not _CJK_ONLY.fullmatch(self.word):
             return False
         w = self.word
-        variants = (re.escape(left + w[:i]) + "[\u4e00-\u9fff]" + re.escape(w[i + 1 :] + right) for i in range(len(w)))
-        return bool(re.search("|".join(variants), text))
+        return any(_with_one_char_between(text, left + w[:i], w[i + 1 :] + right) for i in range(len(w)))
+
+
+def _with_one_char_between(text: str, before: str, after: str) -> bool:
+    """Does ``text`` hold ``before``, one Chinese character, then ``after``? (Plain string search: a regular
+    expression built per question and per word cost ~2.5 ms to compile, more than the rest of the gate.)"""
+    start = text.find(before)
+    while start != -1:
+        i = start + len(before)
+        if i < len(text) and "\u4e00" <= text[i] <= "\u9fff" and text.startswith(after, i + 1):
+            return True
+        start = text.find(before, start + 1)
+    return False
 
 
 @dataclass(frozen=True)
