@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from index.errors import PlanConflictError
+from index.pinyin import pinyin
 
 PLAN_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 PLAN_ID = re.compile(PLAN_ID_PATTERN)
@@ -107,16 +108,7 @@ def plan_meta(plan_file: Path, title: str, written: dict[str, object] | None = N
 
 def derived_id(meta: PlanMeta) -> str:
     """An id for a plan whose file name is none: the region's pinyin and the year (``qingshan-2022``)."""
-    from pypinyin import lazy_pinyin
-
-    parts = ["".join(lazy_pinyin(meta.region_short)).lower()] if meta.region_short else []
+    parts = [pinyin(meta.region_short)] if meta.region_short else []
     parts += [str(meta.year)] if meta.year else []
     slug = re.sub(r"[^a-z0-9]+", "-", "-".join(parts)).strip("-")
     return slug[:64] or "plan"
-
-
-def pinyin(text: str) -> str:
-    """``青山`` → ``qingshan``: how an English question writes a Chinese place name."""
-    from pypinyin import lazy_pinyin
-
-    return "".join(lazy_pinyin(text)).lower()

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from index.catalog import PlanMeta, pinyin
+from index.catalog import PlanMeta
 from index.normalize import fold
+from index.pinyin import pinyin
 
 ISSUERS_FILE = Path(__file__).resolve().parent.parent / "lexicons" / "plans" / "issuers.txt"
 # A year: "2022年", "2022年度", "2022"; not a number in a figure (2022.5万元, 20220人, 2023%) or a task's (第2021项).
