@@ -32,6 +32,7 @@ from index.library import Added, LoadedPlan, PlanFolder
 from index.model import Plan, TaskHit
 from index.normalize import normalize
 from index.waiting import WouldWait, no_waiting
+from rag.caches import BoundedCache
 from rag.retrieve import Retriever
 from rag.routing import PlanNames, Preference, Reading
 from rag.service import AnsweringService, AskOptions, Channel, Reply, ReplyStream, ServiceConfig, validate_question
@@ -78,6 +79,11 @@ class Shelf:
     default: str | None
     default_issuer: str
     texts: dict[str, str] = field(default_factory=dict, repr=False)  # normalised plan text, for routing
+    # Replies to standalone questions asked again word for word, with the plan that gave them: they stand as long
+    # as this set of plans does (routing reads only the question and the plans).
+    replies: BoundedCache[tuple[str, str | None, int | None], tuple[PlanEntry, Reply]] = field(
+        default_factory=lambda: BoundedCache(0), repr=False
+    )
 
     @property
     def metas(self) -> tuple[PlanMeta, ...]:
@@ -219,13 +225,22 @@ class LibraryService:
         service answers, so it always goes through ``ask``."""
         if options.get("conversation_id") is not None or options.get("history"):
             return None
-        if any(e.service.generator is not None for e in self._shelf.entries.values()):
+        shelf = self._shelf
+        if any(e.service.generator is not None for e in shelf.entries.values()):
             return None
+        key = (question, options.get("plan"), options.get("top_k"))
+        if (cached := shelf.replies.peek(key)) is not None:
+            entry, reply = cached
+            entry.service.answer_cache.record(hit=True)  # counted where the plan's own repeats are
+            return reply
         try:
             with no_waiting():
-                return self.ask(question, channel=channel, **options)
+                reply = self.ask(question, channel=channel, **options)
         except WouldWait:
             return None
+        if reply.plan is not None and (answered_by := shelf.entries.get(reply.plan.id)) is not None:
+            shelf.replies.put(key, (answered_by, reply))
+        return reply
 
     def stream(self, question: str, *, channel: Channel, **options: Unpack[LibraryAskOptions]) -> ReplyStream:
         """The plan's ``AnsweringService.stream`` for the plan the question goes to (see the module's doc)."""
@@ -340,7 +355,10 @@ class LibraryService:
         issuer = preferred_issuer(metas, self.library, default)
         year = self.library.current_year or time.localtime().tm_year
         texts = {k: normalize(_plan_text(e.plan)) for k, e in ordered.items()} if len(ordered) > 1 else {}
-        return Shelf(ordered, PlanNames(metas, year), default, issuer, texts)
+        replies: BoundedCache[tuple[str, str | None, int | None], tuple[PlanEntry, Reply]] = BoundedCache(
+            self.config.answer_cache_size
+        )
+        return Shelf(ordered, PlanNames(metas, year), default, issuer, texts, replies)
 
     def _writable(self) -> tuple[PlanFolder, PlanQAEmbeddings]:
         if self.folder is None or self.embeddings is None or not self.folder.writable:

@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from index.store import PlanIndex
 from rag.library import LibraryService
+from rag.service import Channel
 from tests.api.test_chat_routes import events
 from tests.api.wechat_peer import Platform, inbound, wechat_settings
 from tests.plans import PINGXIANG, QS2022, QS2023, three_plans
@@ -149,3 +150,25 @@ def test_a_comparison_names_both_plans_on_every_channel(client: TestClient, libr
         assert all(_title(library, p) in s.text for p in both), s.text
     text = via_wechat(client, question, "named-compare").text
     assert all(_title(library, p) in text for p in both), text
+
+
+def test_a_repeated_question_is_the_same_reply_until_the_plans_change(
+    plan_index: PlanIndex, fixture_index: Callable[[str], PlanIndex]
+) -> None:
+    """The library keeps the reply to a standalone question asked again word for word (routing reads only the
+    question and the plans), per plan asked for; a new set of plans starts afresh."""
+    library = three_plans(plan_index, fixture_index)
+    question = "青山2022年的计划里，近视防控谁负责？"
+    first = library.ask_now(question, channel=Channel.WEB)
+    if first is None:  # its query vector was not computed yet: ask_now gives up, ask answers
+        first = library.ask(question, channel=Channel.WEB)
+        assert library.ask_now(question, channel=Channel.WEB) == first
+    assert library.ask_now(question, channel=Channel.WEB) is library.ask_now(question, channel=Channel.WEB)
+    assert first.plan is not None and first.plan.id == QS2022
+    other = library.ask_now(question, channel=Channel.WEB, plan=PINGXIANG) or library.ask(
+        question, channel=Channel.WEB, plan=PINGXIANG
+    )
+    assert other.plan is not None and other.plan.id == PINGXIANG  # the caller's plan is part of the key
+    library.uninstall(QS2022)
+    again = library.ask_now(question, channel=Channel.WEB) or library.ask(question, channel=Channel.WEB)
+    assert again.plan is not None and again.plan.id != QS2022
