@@ -100,14 +100,16 @@ class Dialogue:
                 await asyncio.sleep(self.config.poll_s)
             # None: the first attempt failed and let go of the claim (or it expired): claim it again
         try:
-            result = await self._reply(msg, answerer)
+            result = await self._reply(msg, answerer, give_up)
         except BaseException:
             self.store.delete(key)  # the attempt failed: let a retry answer the message
             raise
         self.store.set(key, json.dumps({"reply": result}, ensure_ascii=False), self.config.dedupe_ttl)
         return result
 
-    async def _reply(self, msg: Inbound, answerer: Answerer) -> str | None:
+    async def _reply(self, msg: Inbound, answerer: Answerer, give_up: float) -> str | None:
+        """The reply to ``msg``; an answer not composed by ``give_up`` (monotonic time: the budget counted from
+        the message's arrival, store look-ups included) goes out another way."""
         user = msg.from_user
         if msg.msg_type == "event":
             return self._welcome() if msg.event == "subscribe" else None
@@ -132,7 +134,7 @@ class Dialogue:
             return T.RATE_LIMITED.format(seconds=max(1, round(wait)))
         task = asyncio.ensure_future(self._compose(answerer, question, user))
         try:
-            text = await asyncio.wait_for(asyncio.shield(task), self.config.budget)
+            text = await asyncio.wait_for(asyncio.shield(task), max(0.0, give_up - time.monotonic()))
         except TimeoutError:
             pass
         else:
