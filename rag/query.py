@@ -263,6 +263,12 @@ def _unknown_unit(text: str) -> str | None:
     return m.group(1) if m else None
 
 
+def task_refs(text: str) -> list[tuple[int, int]]:
+    """Every task ``text`` names by number (第12项, 第十二条, 第12个任务, 任务12, task 12), as (number, where), in
+    reading order: the one reading of task numbers, for questions that name several (year-over-year ones)."""
+    return [(n, m.start()) for m in _TASK_REF.finditer(text) if (n := _first_number(m)) is not None]
+
+
 def _first_number(m: re.Match[str]) -> int | None:
     for group in m.groups():
         if group:

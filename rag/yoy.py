@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING
 from index.diff import Change, PlanDiff, TaskChange, diff_plans
 from index.errors import PlanQAError
 from index.model import Task
-from index.normalize import normalize, parse_cn_number
+from index.normalize import normalize
 from rag.answer import citation
+from rag.query import task_refs
 from rag.routing import Reading
 from rag.service import Reply
 from rag.types import Answer, ChangeRef, Citation, Comparison, Intent
@@ -40,8 +41,7 @@ _CHANGED = re.compile(
 _ASKS_NEW = re.compile(r"新增|新加|增加了哪些|多了哪些任务|新的任务")
 _ASKS_DROPPED = re.compile(r"没了|取消|去掉|删去|删除|不再|还有这")
 _ASKS_LEAD = re.compile(r"牵头")
-_ASKS_UNITS = re.compile(r"单位|科室|处室|部门")
-_TASK_REF = re.compile(r"第([0-9]+|[一二三四五六七八九十百零〇两]+)(?:项|条)")
+_ASKS_UNIT_CHANGES = re.compile(r"单位|科室|处室|部门")
 # What is left of a comparison once its plans and its asking are taken out: the topic.
 _NOT_TOPIC = re.compile(
     r"今年|去年|前年|有什么|有何|有哪些|有没有|什么|哪些|哪个|哪项|变化|变了|没有|改了|改动|调整|不同|区别|相比|对比|比较|比起|"
@@ -195,7 +195,7 @@ class Comparisons:
             return list(diff.of_kind(Change.DROPPED)), {}
         if _ASKS_LEAD.search(text):
             return list(diff.of_kind(Change.LEAD_CHANGED)), {}
-        if _ASKS_UNITS.search(text):
+        if _ASKS_UNIT_CHANGES.search(text):
             return [c for c in diff.changes if c.units_added or c.units_removed], {}
         return [c for c in diff.changes if Change.SAME not in c.kinds], {}
 
@@ -270,11 +270,8 @@ def _named_tasks(reading: Reading, old: PlanEntry, new: PlanEntry) -> list[tuple
     """Tasks the question names by number, each in the plan named just before it (else the newer plan)."""
     out: list[tuple[str, int]] = []
     starts = sorted((n.start, r.plan) for r in reading.references if r.plan for n in r.names)
-    for m in _TASK_REF.finditer(reading.question):
-        number = int(m.group(1)) if m.group(1).isdigit() else parse_cn_number(m.group(1))
-        if number is None:
-            continue
-        plan_id = next((p for s, p in reversed(starts) if s < m.start()), new.meta.id)
+    for number, at in task_refs(reading.question):
+        plan_id = next((p for s, p in reversed(starts) if s < at), new.meta.id)
         entry = old if plan_id == old.meta.id else new
         task = next(iter(entry.plan.numbered(number)), None)
         if task is not None:
