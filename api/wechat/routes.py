@@ -102,7 +102,7 @@ def _seal(crypto: MessageCrypto, xml: str) -> str:
 
 
 async def _respond(account: Account, msg: Inbound, answerer: Answerer, request: Request, encrypt: bool) -> Response:
-    text = await account.dialogue.reply(msg, answerer)
+    text = await account.dialogue.reply(msg, answerer, getattr(request.state, "arrived", None))
     request.state.log_fields = {"wechat_type": msg.msg_type, "deferred": text is None}
     if text is None:
         return PlainTextResponse("success")
