@@ -81,6 +81,11 @@ def test_unknown_unit(plan):
 def test_topic_drops_question_words(plan):
     assert analyze("谁负责近视防控?", plan).topic == "近视防控"
     assert analyze("请问课后服务归哪个科室管?", plan).topic == "课后服务"
+    # 归…管 around any unit word, and a 管 the asking leaves alone, are not the topic (the dense model read a
+    # stray 管 as 放管服); 管 ending a word stays
+    assert analyze("放学后托管归哪个科管?", plan).topic == "放学后托管"
+    assert analyze("校园欺凌这事谁来 管", plan).topic == "校园欺凌这事"
+    assert analyze("校外培训监管归哪个处室管?", plan).topic == "校外培训监管"
 
 
 @pytest.mark.parametrize(
