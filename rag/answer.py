@@ -223,8 +223,7 @@ def _retrieved_answer(index: PlanIndex, query: Query, config: AnswerConfig, top_
     if query.intent is Intent.WHO and not task.units:
         return _no_units_answer(plan, task, query.text)
     if query.intent is Intent.WHO:
-        plain = query.language is Language.ZH and query.topic and len(query.topic) <= 20
-        head = f"「{query.topic}」" if plain else "此项工作"
+        head = f"「{query.topic}」" if _quotable(query) else "此项工作"
         text = f"{head}见{task.label}“{task.title}”，责任单位：{units_phrase(task)}。\n原文：{excerpt}"
         text = _role_line(task, query) + text
         if len(cites) > 1:
@@ -339,11 +338,16 @@ def _excerpt(hit: TaskHit, assessed: Assessment, query: Query) -> str:
     return "".join(h.text for h in sorted(chosen, key=lambda h: h.sentence))
 
 
+def _quotable(query: Query) -> bool:
+    """Whether an answer may quote the question's topic back: a short Chinese phrase. Words left over around the
+    asking ("孩子近视越来越多 教育局 管这事") read clumsily quoted, so a topic in pieces is not."""
+    return query.language is Language.ZH and 0 < len(query.topic) <= 20 and " " not in query.topic
+
+
 def _not_covered(
     plan: Plan, query: Query, evidence: Evidence | None = None, suggestions: tuple[Suggestion, ...] = ()
 ) -> Answer:
-    plain = query.language is Language.ZH and query.topic and len(query.topic) <= 20
-    about = f"“{query.topic}”" if plain else "这个问题"
+    about = f"“{query.topic}”" if _quotable(query) else "这个问题"
     name = f"《{plan.title}》" if plan.title else "本工作计划"
     if suggestions:
         close = "；".join(f"{s.label}“{s.title}”（{s.lead_unit or '未列责任单位'}牵头）" for s in suggestions)

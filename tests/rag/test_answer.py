@@ -33,6 +33,13 @@ def test_colloquial_who(service):
     assert "课后服务" in a.citations[0].excerpt
 
 
+def test_answer_quotes_the_topic_only_when_it_is_one_phrase(service):
+    assert answer(service, "谁负责近视防控?").text.startswith("「近视防控」见第8项")
+    a = answer(service, "孩子近视越来越多，教育局哪个科管这事?")  # topic left in pieces around the asking
+    assert a.found and a.citations[0].task == 8
+    assert a.text.startswith("此项工作见第8项") and "「" not in a.text
+
+
 def test_traditional_characters(service):
     a = answer(service, "誰負責近視防控？")
     assert a.found and a.citations[0].task == 8
