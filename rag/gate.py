@@ -260,8 +260,22 @@ def content_terms(
     if plan is None:
         return tuple(counted)
     title, written = normalize(plan.title), plan_text(plan)
-    topical = [t for t in counted if t.word not in title and not _everyday(t, tokenizer, written)]
+    topical = [t for t in counted if not _of_title(t.word, title) and not _everyday(t, tokenizer, written)]
     return tuple(topical or counted)
+
+
+def _of_title(word: str, title: str) -> bool:
+    """A word of the plan's title — the issuer, its place, the year — alone or with a particle or a word of
+    motion stuck to it (来澄湖, 萍乡的): it says whose plan is asked, not what about. 教育法 is not 教育."""
+    if word in title:
+        return True
+    return len(word) >= 3 and (
+        (word[0] in _STUCK_BEFORE and word[1:] in title) or (word[-1] in _STUCK_AFTER and word[:-1] in title)
+    )
+
+
+_STUCK_BEFORE = frozenset("来去到在从给")  # 来澄湖, 在萍乡
+_STUCK_AFTER = frozenset("的里了呢吗啊")  # 萍乡的, 市里
 
 
 def _context(question: str, word: str) -> tuple[str, str]:

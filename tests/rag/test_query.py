@@ -86,6 +86,7 @@ def test_topic_drops_question_words(plan):
     assert analyze("放学后托管归哪个科管?", plan).topic == "放学后托管"
     assert analyze("校园欺凌这事谁来 管", plan).topic == "校园欺凌这事"
     assert analyze("校外培训监管归哪个处室管?", plan).topic == "校外培训监管"
+    assert analyze("教练进学校兼课找哪个处?", plan).topic == "教练进学校兼课"
 
 
 @pytest.mark.parametrize(
