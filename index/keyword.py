@@ -153,6 +153,18 @@ class BM25:
             df.update(tf.keys())
         n = len(self.docs)
         self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+        # Each term's documents and counts, so that a query term costs the documents that hold it, not a pass
+        # over all of them (a term absent from a document adds exactly 0 to its score).
+        postings: dict[str, tuple[list[int], list[int]]] = {}
+        for i, tf in enumerate(self._tf):
+            for term, count in tf.items():
+                ids, counts = postings.setdefault(term, ([], []))
+                ids.append(i)
+                counts.append(count)
+        self._postings = {
+            t: (np.array(ids, dtype=np.intp), np.array(counts, dtype=np.float32))
+            for t, (ids, counts) in postings.items()
+        }
 
     def scores(self, query: Sequence[str]) -> np.ndarray:
         """One score per document; all zero when no query term occurs in any document."""
@@ -161,6 +173,6 @@ class BM25:
             idf = self._idf.get(term)
             if idf is None:
                 continue
-            tf = np.array([d.get(term, 0) for d in self._tf], dtype=np.float32)
-            out += idf * tf * (self.k1 + 1) / (tf + self.k1 * self._len_norm)
+            ids, tf = self._postings[term]
+            out[ids] += idf * tf * (self.k1 + 1) / (tf + self.k1 * self._len_norm[ids])
         return out
