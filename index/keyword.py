@@ -6,6 +6,7 @@ JSON (nothing pickled) and needs no extra dependency.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import threading
@@ -145,26 +146,25 @@ class BM25:
     def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75) -> None:
         self.docs = [list(d) for d in docs]
         self.k1, self.b = k1, b
-        self._tf = [Counter(d) for d in self.docs]
+        tfs = [Counter(d) for d in self.docs]
         lengths = np.array([len(d) for d in self.docs], dtype=np.float32)
         self._len_norm = 1 - b + b * lengths / max(float(lengths.mean()) if len(lengths) else 1.0, 1e-9)
         df: Counter[str] = Counter()
-        for tf in self._tf:
+        for tf in tfs:
             df.update(tf.keys())
         n = len(self.docs)
         self._idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
-        # Each term's documents and counts, so that a query term costs the documents that hold it, not a pass
-        # over all of them (a term absent from a document adds exactly 0 to its score).
-        postings: dict[str, tuple[list[int], list[int]]] = {}
-        for i, tf in enumerate(self._tf):
+        # Each term's documents and counts (one flat array each, a term's run between two bounds), so that a query
+        # term costs the documents that hold it, not a pass over all of them (a term absent from a document adds
+        # exactly 0 to its score).
+        postings: dict[str, list[tuple[int, int]]] = {t: [] for t in self._idf}
+        for i, tf in enumerate(tfs):
             for term, count in tf.items():
-                ids, counts = postings.setdefault(term, ([], []))
-                ids.append(i)
-                counts.append(count)
-        self._postings = {
-            t: (np.array(ids, dtype=np.intp), np.array(counts, dtype=np.float32))
-            for t, (ids, counts) in postings.items()
-        }
+                postings[term].append((i, count))
+        self._row = {t: r for r, t in enumerate(postings)}
+        self._bounds = [0, *itertools.accumulate(len(p) for p in postings.values())]
+        self._ids = np.array([i for p in postings.values() for i, _ in p], dtype=np.intp)
+        self._counts = np.array([c for p in postings.values() for _, c in p], dtype=np.float32)
 
     def scores(self, query: Sequence[str]) -> np.ndarray:
         """One score per document; all zero when no query term occurs in any document."""
@@ -173,6 +173,8 @@ class BM25:
             idf = self._idf.get(term)
             if idf is None:
                 continue
-            ids, tf = self._postings[term]
+            row = self._row[term]
+            start, stop = self._bounds[row], self._bounds[row + 1]
+            ids, tf = self._ids[start:stop], self._counts[start:stop]
             out[ids] += idf * tf * (self.k1 + 1) / (tf + self.k1 * self._len_norm[ids])
         return out
