@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,7 +13,7 @@ from index.model import Section, Task, TaskHit
 from rag.library import LibraryAskOptions
 from rag.limits import CONVERSATION_ID_PATTERN
 from rag.service import Reply
-from rag.types import Citation, Comparison, Evidence, Suggestion
+from rag.types import Citation, Comparison, Evidence, Signals, Suggestion
 
 
 class AskRequest(BaseModel):
@@ -144,14 +144,19 @@ class EvidenceOut(BaseModel):
         return cls.model_validate(evidence_body(e))
 
 
+_SIGNALS = tuple(f.name for f in fields(Signals))
+
+
 def evidence_body(e: Evidence) -> dict[str, Any]:
-    """``EvidenceOut`` as plain data: the signals as the gate measured them, the estimate and the decision."""
+    """``EvidenceOut`` as plain data: the signals as the gate measured them, the estimate and the decision. (The
+    signals are numbers: read field by field, not through ``asdict``'s deep copy, which cost 6 µs of a repeated
+    question's reply.)"""
     return {
         "decision": e.decision.value,
         "probability": e.probability,
         "threshold": e.threshold,
         "reason": e.reason,
-        "signals": asdict(e.signals),
+        "signals": {name: getattr(e.signals, name) for name in _SIGNALS},
     }
 
 

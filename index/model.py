@@ -10,8 +10,9 @@ closing line (signature, date) or a dropped line with its reason. Each piece rem
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from functools import cached_property
 
 from index.normalize import to_cn_numeral
 
@@ -78,7 +79,7 @@ class Task:
     subsection: int = 0  # the （一）（二） heading the task stands under, 0 for none
     lines: tuple[int, ...] = field(default=(), compare=False)  # source lines: the task line, continuations, note
 
-    @property
+    @cached_property
     def units(self) -> tuple[str, ...]:
         """Responsible units: leads first, then supporting units, then local ones."""
         return tuple(a.unit for a in self.assigned)
@@ -177,16 +178,31 @@ class Plan:
     def preamble(self) -> str:
         return "\n".join(p.text for p in self.preamble_paragraphs)
 
-    @property
+    # What answering reads of a plan on every question is worked out once per plan (a plan is frozen), not per
+    # question: its tasks, the task of each key, its units, and its hash (plans key the per-plan caches of
+    # ``rag.query``; hashing one walks every task).
+
+    def __hash__(self) -> int:
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(tuple(getattr(self, f.name) for f in fields(self) if f.compare))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
+    @cached_property
     def tasks(self) -> tuple[Task, ...]:
         return tuple(t for s in self.sections for t in s.tasks)
 
+    @cached_property
+    def _by_key(self) -> dict[int, Task]:
+        by_key: dict[int, Task] = {}
+        for t in self.tasks:
+            by_key.setdefault(t.key, t)
+        return by_key
+
     def task(self, key: int) -> Task | None:
         """The task with this key (its number, in a continuously numbered plan)."""
-        for t in self.tasks:
-            if t.key == key:
-                return t
-        return None
+        return self._by_key.get(key)
 
     def by_ref(self, ref: str) -> Task | None:
         return next((t for t in self.tasks if t.ref == ref), None)
@@ -207,7 +223,7 @@ class Plan:
         assert section is not None, f"task {task.ref} points at a missing section"
         return section
 
-    @property
+    @cached_property
     def units(self) -> tuple[str, ...]:
         """Every unit named in the plan, in order of first appearance."""
         seen: dict[str, None] = {}

@@ -21,8 +21,10 @@ def split_collective(token: str) -> tuple[str, str | None]:
     return (m.group(1), m.group(2)) if m else (token, None)
 
 
+@lru_cache(maxsize=8)
 def unit_names(plan: Plan) -> tuple[str, ...]:
-    """Every unit named in the plan, collectives reduced to the unit they name."""
+    """Every unit named in the plan, collectives reduced to the unit they name (worked out once per plan: query
+    analysis asks for them on every question)."""
     seen: dict[str, None] = {}
     for token in plan.units:
         seen.setdefault(split_collective(token)[0], None)

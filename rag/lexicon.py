@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -80,12 +81,12 @@ class Lexicon:
         self._siblings = {t: tuple(others) for t, others in siblings.items()}
         # Longest first, so 残疾孩子 is read before 孩子 and "after-school care" before "school".
         ordered = sorted(set(forms) | self._terms, key=lambda f: (-len(f), f))
-        self._chinese: dict[str, list[str]] = {}  # by first character, for a scan in one pass over the text
-        for f in ordered:
-            if not _LATIN.search(f):
-                self._chinese.setdefault(f[0], []).append(f)
-        latin = [re.escape(f) for f in ordered if _LATIN.search(f)]
-        self._english = re.compile(r"(?<![a-z])(?:" + "|".join(latin) + r")(?![a-z])") if latin else None
+        # The Chinese and the English forms, each with the lengths of the forms by first character, for a scan in
+        # one pass over the text: at each character, one set look-up per length a form starting with it has (2–3
+        # on average). A regular expression of the 2,000 English forms cost ~140 µs per text, Chinese or not.
+        self._chinese = frozenset(f for f in ordered if not _LATIN.search(f))
+        self._english = frozenset(f for f in ordered if _LATIN.search(f))
+        self._chinese_lengths, self._english_lengths = _lengths(self._chinese), _lengths(self._english)
 
     def without_said(self, forms: frozenset[str]) -> Lexicon:
         """This lexicon with ``forms`` no longer said for any plan term (unit aliases kept): what coverage would be
@@ -98,16 +99,15 @@ class Lexicon:
         lowered = text.lower()
         taken = [False] * len(lowered)
         found: list[tuple[int, int, str]] = []
-        if self._english is not None:
-            for m in self._english.finditer(lowered):
-                found.append((m.start(), m.end(), m.group()))
-                taken[m.start() : m.end()] = [True] * (m.end() - m.start())
+        for start, end in self._english_words(lowered):
+            found.append((start, end, lowered[start:end]))
+            taken[start:end] = [True] * (end - start)
         # Every occurrence, then taken longest first (ties: in the forms' order, then left to right).
         occurrences = [
-            (-len(form), form, start)
+            (-n, form, start)
             for start, char in enumerate(lowered)
-            for form in self._chinese.get(char, ())
-            if lowered.startswith(form, start)
+            for n in self._chinese_lengths.get(char, ())
+            if start + n <= len(lowered) and (form := lowered[start : start + n]) in self._chinese
         ]
         for _, form, start in sorted(occurrences):
             end = start + len(form)
@@ -121,6 +121,21 @@ class Lexicon:
             else:
                 out.append(Match(form, s, e, Group((form, *self._siblings.get(form, ())), ()), plan_term=True))
         return out
+
+    def _english_words(self, lowered: str) -> Iterator[tuple[int, int]]:
+        """Where English forms stand in ``lowered``, as whole words (no letter a-z just before or after), left to
+        right, the longest at each place, not overlapping."""
+        start, size = 0, len(lowered)
+        while start < size:
+            if start == 0 or not _is_letter(lowered[start - 1]):
+                for n in self._english_lengths.get(lowered[start], ()):
+                    end = start + n
+                    if end <= size and (end == size or not _is_letter(lowered[end])):
+                        if lowered[start:end] in self._english:
+                            yield start, end
+                            start = end - 1
+                            break
+            start += 1
 
     def expand(self, text: str, plan_text: str = "") -> tuple[str, ...]:
         """The plan's terms for what ``text`` says in other words (not unit names), each once, in order. A word
@@ -157,6 +172,18 @@ class Lexicon:
             for m in self.find(text)
             if m.group.unit and any(n in names and same_level(m.said, n) for n in m.group.terms)
         ]
+
+
+def _lengths(forms: frozenset[str]) -> dict[str, tuple[int, ...]]:
+    """The lengths of ``forms`` by first character, longest first."""
+    lengths: dict[str, set[int]] = {}
+    for f in forms:
+        lengths.setdefault(f[0], set()).add(len(f))
+    return {char: tuple(sorted(n, reverse=True)) for char, n in lengths.items()}
+
+
+def _is_letter(char: str) -> bool:
+    return "a" <= char <= "z"
 
 
 def same_level(said: str, name: str) -> bool:

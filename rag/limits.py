@@ -17,6 +17,7 @@ ROUNDUP_BROAD_SHARE = 0.15  # a round-up word found in more of the tasks than th
 ROUNDUP_CENTRAL_SHARE = 0.25  # those whose title says it, or that say it this share as often as the one saying most
 ANSWER_CACHE_SIZE = 2048  # answers to repeated questions kept per service (and as many whole replies)
 QUERY_VECTOR_CACHE_SIZE = 4096  # query vectors kept per service, by topic (1.5 KiB each with a 384-d model)
+ANALYSED_QUESTIONS = 256  # query analyses kept per process (rag/query.py): each question is read ~5 times
 
 # A conversation id: 1–128 letters, digits or -_.:@=+/ (a page's random id, a WeChat OpenID, a client's UUID).
 CONVERSATION_ID_PATTERN = r"^[A-Za-z0-9_\-.:@=+/]{1,128}$"

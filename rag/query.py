@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from functools import lru_cache
 
 from index.model import Numbering, Plan, Role, Task
 from index.normalize import CN_NUMERAL_CHARS, normalize, parse_cn_number
 from index.units import UNIT_LIKE, find_units, unit_names
 from rag.lexicon import Lexicon
+from rag.limits import ANALYSED_QUESTIONS
 from rag.types import Intent, Language, Query
 
 _NUM = rf"([0-9]{{1,3}}|[{CN_NUMERAL_CHARS}]{{1,4}})"
@@ -96,27 +98,38 @@ _FRAME = re.compile(
 
 def analyze(question: str, plan: Plan, lexicon: Lexicon | None = None) -> Query:
     """Classify ``question`` and extract its task or section number, units and topic; with a ``lexicon``, also
-    the plan's terms for what it says in other words, and units it names by another name (教研员 → 教研室)."""
-    text = normalize(question)
+    the plan's terms for what it says in other words, and units it names by another name (教研员 → 教研室).
+
+    One question is analysed several times on its way (reading it as a follow-up, keying its query vector,
+    answering it, remembering the turn, choosing the words to highlight), as asked or normalised: the analyses of
+    the last ``ANALYSED_QUESTIONS`` normalised questions are kept (a ``Query`` is frozen, and depends only on the
+    normalised question, the plan and the lexicon; its ``text`` is put back as asked)."""
+    query = _analyze(normalize(question), plan, lexicon)
+    return query if query.text == question else replace(query, text=question)
+
+
+@lru_cache(maxsize=ANALYSED_QUESTIONS)
+def _analyze(text: str, plan: Plan, lexicon: Lexicon | None) -> Query:
+    """``analyze`` of the normalised question ``text`` (the ``Query``'s ``text`` is it too)."""
     names = unit_names(plan)
     language = language_of(text)
-    expansion = lexicon.expand(text, plan_text(plan)) if lexicon else ()
 
     if m := _SECTION_TASK_REF.search(text):
         section, number = (parse_cn_number(g) for g in m.groups() if g)
         if section is not None and number is not None:
-            return Query(question, text, Intent.TASK, task_number=number, section_number=section)
+            return Query(text, text, Intent.TASK, task_number=number, section_number=section)
     if heading := _subsection_ref(text, plan):
-        return Query(question, text, Intent.SECTION, section_number=heading[0], subsection=heading[1])
+        return Query(text, text, Intent.SECTION, section_number=heading[0], subsection=heading[1])
     if m := _SECTION_REF.search(text):
         number = _first_number(m)
         if number is not None:
-            return Query(question, text, Intent.SECTION, section_number=number, language=language)
+            return Query(text, text, Intent.SECTION, section_number=number, language=language)
     if m := _TASK_REF.search(text):
         number = _first_number(m)
         if number is not None:
-            return Query(question, text, Intent.TASK, task_number=number, language=language)
+            return Query(text, text, Intent.TASK, task_number=number, language=language)
 
+    expansion = lexicon.expand(text, plan_text(plan)) if lexicon else ()
     role, text_for_topic = _role_asked(text)
     found = find_units(text, names)
     named = text
@@ -133,24 +146,24 @@ def analyze(question: str, plan: Plan, lexicon: Lexicon | None = None) -> Query:
         rest = ""  # "计财科今年要做的事有哪些": nothing asked besides the unit's work
 
     if units and not (rest and wants_who) and (wants_tasks or not rest):
-        return Query(question, text, Intent.REVERSE, units=units, topic=rest, language=language, expansion=expansion)
+        return Query(text, text, Intent.REVERSE, units=units, topic=rest, language=language, expansion=expansion)
     if units and rest and re.search(r"负责|牵头|主管|分管|管", text):
         wants_who = True  # "基教科负责近视防控吗?": who is responsible for the topic, checked against the plan
     roundup = _roundup_topic(text) if not units and not wants_who else ""
     if roundup and _ROUNDUP_CUE.search(text):  # "私立学校方面…": a topic, though it reads like a unit
-        return Query(question, text, Intent.ROUNDUP, topic=roundup, language=language, expansion=expansion)
+        return Query(text, text, Intent.ROUNDUP, topic=roundup, language=language, expansion=expansion)
     if not units and wants_tasks and not wants_who:
         unknown = _unknown_unit(text)
         if unknown:
             return Query(
-                question, text, Intent.REVERSE, unknown_unit=unknown, topic=rest, language=language, expansion=expansion
+                text, text, Intent.REVERSE, unknown_unit=unknown, topic=rest, language=language, expansion=expansion
             )
     if roundup:
-        return Query(question, text, Intent.ROUNDUP, topic=roundup, language=language, expansion=expansion)
+        return Query(text, text, Intent.ROUNDUP, topic=roundup, language=language, expansion=expansion)
     intent = Intent.WHO if wants_who else Intent.FACT
     leaders = bool(_ASKS_LEADERS.search(text))
     return Query(
-        question,
+        text,
         text,
         intent,
         units=units,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from index.catalog import PlanMeta
@@ -117,12 +117,26 @@ class Preference:
     default_issuer: str = ""
 
 
+@dataclass(frozen=True)
+class _Forms:
+    forms: dict[str, tuple[str, str]]  # as written (folded, lower case) → (kind, value)
+    chinese: list[str]  # the forms without Latin letters, longest first
+    latin: re.Pattern[str] | None  # the others, as whole words
+
+
 class PlanNames:
     """The names of a library's plans, found in questions."""
 
     def __init__(self, plans: Sequence[PlanMeta], current_year: int) -> None:
         self.plans = {p.id: p for p in plans}
         self.current_year = current_year
+        self._metas = tuple(plans)
+
+    @cached_property
+    def _tables(self) -> _Forms:
+        """Every form a name is written in, worked out when a question is first read: a library of one plan reads
+        none (it routes nothing), and the regions' pinyin costs a 4 MiB table and ~30 ms of the start-up."""
+        plans = self._metas
         forms: dict[str, tuple[str, str]] = {}
 
         def add(form: str, kind: str, value: str) -> None:
@@ -151,11 +165,11 @@ class PlanNames:
                 if kind in k.names:
                     for said in (*k.names, *k.said):
                         add(said, "type", kind)
-        self._forms = forms
         ordered = sorted(forms, key=len, reverse=True)
-        self._chinese = [f for f in ordered if not _LATIN.search(f)]
+        chinese = [f for f in ordered if not _LATIN.search(f)]
         latin = [re.escape(f) for f in ordered if _LATIN.search(f)]
-        self._latin = re.compile(r"(?<![a-z])(?:" + "|".join(latin) + r")(?![a-z])") if latin else None
+        pattern = re.compile(r"(?<![a-z])(?:" + "|".join(latin) + r")(?![a-z])") if latin else None
+        return _Forms(forms, chinese, pattern)
 
     def names(self, text: str) -> list[Name]:
         """Names of plans in ``text`` (folded), in reading order, longest first where they overlap."""
@@ -174,13 +188,14 @@ class PlanNames:
                 claim(m.start(), m.end(), "year", str(self.current_year + offset), relative=True)
         for m in _YEAR.finditer(lowered):
             claim(m.start(), m.end(), "year", m.group(1))
-        if self._latin is not None:
-            for m in self._latin.finditer(lowered):
-                claim(m.start(), m.end(), *self._forms[m.group()])
-        for form in self._chinese:
+        tables = self._tables
+        if tables.latin is not None:
+            for m in tables.latin.finditer(lowered):
+                claim(m.start(), m.end(), *tables.forms[m.group()])
+        for form in tables.chinese:
             start = lowered.find(form)
             while start >= 0:
-                claim(start, start + len(form), *self._forms[form])
+                claim(start, start + len(form), *tables.forms[form])
                 start = lowered.find(form, start + 1)
         return sorted(found, key=lambda n: n.start)
 
