@@ -389,7 +389,10 @@ def detail_missing(question: str, hit: TaskHit, terms: Sequence[Term], intent: I
         if stated is None or not any(stated.search(s) for s in sentences):
             return True
     measure = _measure(question) if "quantity" in kinds else None
-    return measure is not None and not any(measure.search(s) for s in sentences)
+    if measure is None:
+        return False
+    priced = _priced(question, terms)
+    return not any(measure.search(s) and (priced is None or priced.found_in(s)) for s in sentences)
 
 
 # 多少分钟 / 几节课 / 多少钱 / how many minutes: the measure a stated number must carry.
@@ -405,8 +408,18 @@ _MEASURES = {
 
 # 租金是多少 / 服务费标准是多少 / 还有奖金吗,给多少: an amount of money asked without a measure word is stated in 元.
 _MONEY_ASKED = re.compile(
-    r"(?:钱|费|租金|工资|薪|补助|补贴|奖金|奖励|价|金额|经费|资金|学金)[^。？?]{0,8}?多少(?!人|名|所|个)"
+    r"(钱|费|租金|工资|薪|补助|补贴|奖金|奖励|价|金额|经费|资金|学金)[^。？?]{0,8}?多少(?!人|名|所|个)"
 )
+
+
+def _priced(question: str, terms: Sequence[Term]) -> Term | None:
+    """The question's word for what an amount of money is asked of (租金 in 人才公寓租金是多少, 奖金 in 还有奖金吗,
+    给多少): a sum the plan states for something else (购房补贴 …万元) does not answer it. None when the question
+    names no such thing (要交多少钱)."""
+    m = _MONEY_ASKED.search(question)
+    if m is None or m.group(1) == "钱":
+        return None
+    return next((t for t in terms if m.group(1) in t.word), None)
 
 
 def _measure(question: str) -> re.Pattern[str] | None:

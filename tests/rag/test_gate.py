@@ -147,6 +147,22 @@ def test_an_amount_of_money_must_be_stated_in_yuan() -> None:
     assert measure is not None and measure.search("安排资金1.5亿元") and not measure.search("建设人才公寓200套")
 
 
+def test_a_sum_the_plan_states_for_something_else_does_not_say_what_is_asked() -> None:
+    """A money question names what it asks the price of: 购房补贴 …万元 does not say the 租金, nor the 奖金."""
+    from index.model import Hit, TaskHit
+    from rag.gate import Term, detail_missing
+
+    hit = TaskHit(1, 1.0, (Hit(1, 0, "筹集人才公寓3000套，给予最高100万元购房补贴。", 1.0),))
+    flat = [Term("人才公寓", ("人才公寓",)), Term("租金", ("租金",))]
+    assert detail_missing("人才公寓租金是多少?", hit, flat)
+    assert not detail_missing(
+        "人才公寓购房补贴是多少?", hit, [Term("人才公寓", ("人才公寓",)), Term("购房补贴", ("购房补贴",))]
+    )
+    assert not detail_missing("住人才公寓要交多少钱?", hit, [Term("人才公寓", ("人才公寓",))])  # 钱: no thing named
+    subsidy = [Term("补助", ("补助", "补贴", "资助"))]
+    assert not detail_missing("补助是多少?", hit, subsidy)  # said in the plan's word, through the lexicon
+
+
 def test_one_mistyped_character_between_the_same_neighbours_is_forgiven(service) -> None:  # type: ignore[no-untyped-def]
     from rag.gate import Term
 
