@@ -87,6 +87,10 @@ def test_topic_drops_question_words(plan):
     assert analyze("校园欺凌这事谁来 管", plan).topic == "校园欺凌这事"
     assert analyze("校外培训监管归哪个处室管?", plan).topic == "校外培训监管"
     assert analyze("教练进学校兼课找哪个处?", plan).topic == "教练进学校兼课"
+    # 找谁 / 问谁 / 联系谁 ask who as 谁负责 does: no 找 left stuck to the topic
+    assert analyze("专家来萍乡讲课该找谁对接?", plan).topic == "专家来萍乡讲课 对接"
+    assert analyze("学生近视了问谁?", plan).topic == "学生近视"
+    assert analyze("办助学贷款要联系谁?", plan).topic == "办助学贷款"
 
 
 @pytest.mark.parametrize(
