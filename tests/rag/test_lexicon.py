@@ -121,3 +121,16 @@ def test_said_forms_can_be_withheld_without_touching_unit_aliases() -> None:
     assert lexicon.expand("after-school") == ("课后服务",)
     assert lexicon.units("教研员今年忙什么", ("教研室",)) == ["教研室"]  # a unit alias is not coverage
     assert small().alternatives("托管") == ("托管", "课后服务")  # the lexicon itself is unchanged
+
+
+def test_the_longest_english_phrase_reads_through_its_own_group() -> None:
+    """ "mental health education" is the lesson (心理健康教育), not the health service that "mental health" alone
+    also names in the health domain (精神卫生, 严重精神障碍)."""
+    lexicon = load_lexicon()
+    expanded = lexicon.expand("Who is in charge of students' mental health education?")
+    assert "心理健康教育" in expanded and "严重精神障碍" not in expanded
+    assert "严重精神障碍" in lexicon.expand("Who handles mental health services?")
+
+
+def test_teaching_part_time_in_schools_reads_as_the_plans_words() -> None:
+    assert {"兼职任教", "进校园"} <= set(load_lexicon().expand("教练进学校兼课"))
