@@ -35,6 +35,12 @@ def add_eval_arguments(p: argparse.ArgumentParser) -> None:
         help="score a fixture plan of eval/data/plans (or 'all'): index it in a temp folder, ask its gold questions",
     )
     p.add_argument(
+        "--plan-questions",
+        choices=["gold", "val"],
+        default="gold",
+        help="with --plan: each plan's gold questions (<id>.gold.jsonl) or the blind ones (<id>.val.jsonl)",
+    )
+    p.add_argument(
         "--library",
         action="store_true",
         help="serve Pingxiang and the fixture plans together: routing, each plan together vs alone, year over year",

@@ -1,9 +1,12 @@
 """``planqa eval --plan ID|all``: score PlanQA on the fixture plans of other issuers (``eval/data/plans``).
 
 Each plan is read and indexed as an operator would (``index/readers``, ``build_index``) into a temporary folder,
-then its own gold questions (``<id>.gold.jsonl``, refs "12" or "3-2") go through the same answering service the
-server builds, with the same settings for every plan: nothing here knows a plan. The report has one row per plan
-and the answer accuracy per category for each.
+then its own questions go through the same answering service the server builds, with the same settings for every
+plan: nothing here knows a plan. The report has one row per plan and the answer accuracy per category for each.
+
+Each plan has two sets of questions (refs "12" or "3-2"): ``<id>.gold.jsonl``, written with the plan (dev and test
+splits), and ``<id>.val.jsonl`` (``--plan-questions val``), twelve more written blind later in users' words —
+colloquial who-questions, English, near misses — never tuned on.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from index.readers import read_document
 from index.store import PlanIndex, build_index, corpus_title
 
 PLANS = Path(__file__).parent / "data" / "plans"
+QUESTION_SETS = ("gold", "val")
 
 
 def plan_ids() -> list[str]:
@@ -34,21 +38,30 @@ def plan_file(plan_id: str) -> Path:
     return PLANS / f"{plan_id}.txt"
 
 
+def question_file(plan_id: str, questions: str = "gold") -> Path:
+    """A plan's questions: ``gold`` (written with the plan) or ``val`` (written blind later, in users' words)."""
+    if questions not in QUESTION_SETS:
+        raise ValueError(f"no question set {questions!r}; known: {', '.join(QUESTION_SETS)}")
+    return PLANS / f"{plan_id}.{questions}.jsonl"
+
+
 def index_plan(plan_id: str, index_dir: Path, embeddings: PlanQAEmbeddings) -> PlanIndex:
     """Read, parse, embed and persist one fixture plan under ``index_dir`` (its title from its meta file)."""
     path = plan_file(plan_id)
     return build_index(read_document(path).text, corpus_title(path), index_dir, embeddings)
 
 
-def evaluate_plan(plan_id: str, split: str, settings: Settings, index: PlanIndex) -> dict[str, Any]:
+def evaluate_plan(
+    plan_id: str, split: str, settings: Settings, index: PlanIndex, questions: str = "gold"
+) -> dict[str, Any]:
     from eval.run import failures, planqa_system, run  # the in-process system, as ``planqa eval`` builds it
 
-    questions = load_gold(PLANS / f"{plan_id}.gold.jsonl", split)
-    outcomes, predictions = run(planqa_system(settings, index), questions)
+    asked = load_gold(question_file(plan_id, questions), split)
+    outcomes, predictions = run(planqa_system(settings, index), asked)
     return {
         "overall": summarize(outcomes),
         "categories": by_category(outcomes),
-        "failures": failures(questions, outcomes, predictions),
+        "failures": failures(asked, outcomes, predictions),
         "outcomes": [outcome_dict(o) for o in outcomes],
         "tasks": len(index.plan.tasks),
         "numbering": index.plan.numbering.value,
@@ -67,9 +80,16 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
     with tempfile.TemporaryDirectory(prefix="planqa-eval-plans-") as tmp:
         for plan_id in ids:
             index = index_plan(plan_id, Path(tmp) / plan_id, embeddings)
-            results[plan_id] = evaluate_plan(plan_id, split, settings, index)
-    meta = {**report.machine(), "split": split, "command": f"planqa eval --plan {args.plan} --split {split}"}
-    stem = f"eval-plans-{split}" if args.plan == "all" else f"eval-plan-{args.plan}-{split}"
+            results[plan_id] = evaluate_plan(plan_id, split, settings, index, args.plan_questions)
+    chosen = "" if args.plan_questions == "gold" else f" --plan-questions {args.plan_questions}"
+    meta = {
+        **report.machine(),
+        "split": split,
+        "questions": args.plan_questions,
+        "command": f"planqa eval --plan {args.plan} --split {split}{chosen}",
+    }
+    asked = "" if args.plan_questions == "gold" else f"-{args.plan_questions}"  # eval-plans-val-all.md
+    stem = f"eval-plans{asked}-{split}" if args.plan == "all" else f"eval-plan-{args.plan}{asked}-{split}"
     paths = write(stem, meta, results, args.out)
     print("\n".join(table(results)))
     print("\nwrote " + ", ".join(str(p) for p in paths))
@@ -102,7 +122,7 @@ def write(stem: str, meta: dict[str, Any], results: dict[str, dict[str, Any]], o
     out_dir.mkdir(parents=True, exist_ok=True)
     md, js = out_dir / f"{stem}.md", out_dir / f"{stem}.json"
     body = [
-        f"# PlanQA on other issuers' plans — split `{meta['split']}`",
+        f"# PlanQA on other issuers' plans — {meta.get('questions', 'gold')} questions, split `{meta['split']}`",
         "",
         f"Run {meta['date']} on {meta['cpu']} ({meta['cores']} cores), Python {meta['python']}, commit "
         f"{meta['commit'] or '?'}. Regenerate: `{meta['command']}`. Each plan indexed from its file in "

@@ -10,19 +10,20 @@ import pytest
 
 from config.settings import ROOT, Settings
 from eval.gold import Kind, load_gold
-from eval.plans import PLANS, evaluate_plan, plan_ids, table
+from eval.plans import PLANS, QUESTION_SETS, evaluate_plan, plan_ids, question_file, table
 from index.model import Role
 from index.readers import parse_document, read_document
 from index.store import corpus_title
 from index.units import tasks_of
 
 
+@pytest.mark.parametrize("questions", QUESTION_SETS)
 @pytest.mark.parametrize("plan_id", plan_ids())
-def test_gold_labels_agree_with_the_parsed_plan(plan_id: str) -> None:
+def test_gold_labels_agree_with_the_parsed_plan(plan_id: str, questions: str) -> None:
     """Labels were written by hand from the text; the parser read the same notes independently."""
     path = PLANS / f"{plan_id}.txt"
     plan = parse_document(read_document(path), corpus_title(path))
-    for q in load_gold(PLANS / f"{plan_id}.gold.jsonl"):
+    for q in load_gold(question_file(plan_id, questions)):
         tasks = [plan.by_ref(str(r)) for r in q.gold_tasks]
         assert all(tasks), f"{q.id}: a gold task the plan lacks"
         if q.kind is Kind.WHO and not q.refuse:
@@ -59,3 +60,13 @@ def test_eval_plan_command_writes_its_report(tmp_path) -> None:
         [sys.executable, "-m", "api.cli", "eval", "--plan", "nowhere"], cwd=ROOT, capture_output=True, text=True
     )
     assert unknown.returncode == 2 and "known: chenghu-talent-2022" in unknown.stdout
+
+
+def test_each_plan_has_blind_questions_in_users_words() -> None:
+    """The val set: twelve per plan, never tuned on (split test), most of them not in the plan's own words."""
+    for plan_id in plan_ids():
+        asked = load_gold(question_file(plan_id, "val"))
+        assert len(asked) == 12 and {q.split.value for q in asked} == {"test"}
+        assert sum(q.category.value == "who_colloquial" for q in asked) == 4 and sum(q.refuse for q in asked) == 4
+    with pytest.raises(ValueError, match="known: gold, val"):
+        question_file("meixi-edu-2023", "train")

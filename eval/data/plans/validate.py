@@ -278,7 +278,9 @@ def check(pid):
             for u in g["must_contain"]:
                 if u not in gt[0]["support"]:
                     err(pid, f"{gid} support unit {u}")
-        if g["kind"] == "reverse":
+        if g["kind"] == "reverse" and not g["gold_units"] and not g["refuse"]:
+            err(pid, f"{gid} reverse without its unit")
+        if g["kind"] == "reverse" and g["gold_units"]:  # a refused one may name a unit the plan lacks: none to check
             u = g["gold_units"][0]
             exp = [t["ref"] for t in st["tasks"] if u in t["lead"] + t["support"] + t["local"]]
             if [str(r) for r in g["gold_tasks"]] != exp:
