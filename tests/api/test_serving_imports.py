@@ -1,6 +1,6 @@
 """The server never loads LangChain: its embeddings are plain classes, and the optional LLM's client (openai,
-LangChain prompts) loads only when an LLM is configured. LangChain costs a server process ≈ 0.12 s of start-up
-and ≈ 10 MiB; the LangChain interface is ``PlanQAEmbeddings.as_langchain()``, for LangChain users."""
+LangChain prompts) loads only when an LLM is configured. LangChain costs a server process ≈ 0.1 s of start-up
+and 7–8 MiB; the LangChain interface is ``PlanQAEmbeddings.as_langchain()``, for LangChain users."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.conftest import with_own_state
 pytestmark = pytest.mark.slow
 
 # In a fresh interpreter: import the wiring and the app factory, start the app as uvicorn does (lifespan: the
-# index loads), answer a question, then list the LangChain modules loaded on the way.
+# index loads), answer a question, then list the LangChain and openai modules loaded on the way.
 SERVE = """
 import json, sys
 import config.wiring
