@@ -59,6 +59,9 @@ COMMON_WORD = 3000
 # How many of the fused ranking's best sentences ``top_share`` looks at (a task has 3–12 sentences).
 TOP_SHARE_SENTENCES = 10
 
+# How deep ``saying_the_question_first`` looks for a task that says the question when the best one says none of it.
+RUNNER_UP_DEPTH = 3
+
 # What a question may ask for that a plan states only sometimes (numbers, dates) or never (people, places):
 # (asked, stated). A question asking for one is covered only where the sentence that matches it states it.
 _NUMBER = re.compile(r"[0-9]|[一二两三四五六七八九十百千万]+(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|%)")
@@ -449,9 +452,7 @@ def signals(query: Query, plan: Plan, retrieval: Retrieval, terms: Sequence[Term
     if not retrieval.hits:
         return None
     top = retrieval.hits[0]
-    task = plan.task(top.task)
-    assert task is not None, f"the index names task {top.task}, which the plan lacks"
-    text = normalize(task.text)
+    text = _task_text(plan, top.task)
     z = retrieval.dense_z(top.similarity)
     others = [retrieval.dense_z(h.similarity) for h in retrieval.hits[1:]]
     fused = sorted(((h.score, i == 0) for i, hit in enumerate(retrieval.hits) for h in hit.hits), key=lambda s: -s[0])
@@ -476,7 +477,28 @@ def assess(index: PlanIndex, query: Query, lexicon: Lexicon, config: RetrievalCo
     )
     terms = content_terms(query, index.tokenizer, lexicon, index.plan)
     words = content_words(query, index.tokenizer)
+    retrieval = saying_the_question_first(retrieval, terms, index.plan)
     return Assessment(retrieval, terms, tuple(words), signals(query, index.plan, retrieval, terms, words))
+
+
+def saying_the_question_first(retrieval: Retrieval, terms: Sequence[Term], plan: Plan) -> Retrieval:
+    """``retrieval`` with a runner-up put first when the best task says none of the question's words, even
+    through the lexicon, and a task among the next ``RUNNER_UP_DEPTH - 1`` says every one of them. Fusion keeps
+    ranks, not margins: for "放学后托管归哪个科管?" the dense model puts 放管服 (a near-homophone, no word shared)
+    narrowly above the task on 课后服务 that the keyword rankings put far first."""
+    hits = retrieval.hits
+    if not terms or len(hits) < 2 or soft_coverage(terms, _task_text(plan, hits[0].task)) > 0:
+        return retrieval
+    for i, hit in enumerate(hits[1:RUNNER_UP_DEPTH], 1):
+        if soft_coverage(terms, _task_text(plan, hit.task)) >= 1.0:
+            return replace(retrieval, hits=[hit, *hits[:i], *hits[i + 1 :]])
+    return retrieval
+
+
+def _task_text(plan: Plan, key: int) -> str:
+    task = plan.task(key)
+    assert task is not None, f"the index names task {key}, which the plan lacks"
+    return normalize(task.text)
 
 
 def decide(signals: Signals, model: GateModel, question: str) -> Evidence:

@@ -222,3 +222,22 @@ def test_top_share_is_the_best_tasks_share_of_the_best_fused_sentences(plan_inde
     of_top = [h.score for h in assessed.hits[0].hits if h.score >= scores[-1]]
     assert 0 < assessed.signals.top_share <= 1
     assert assessed.signals.top_share == round(min(len(of_top), len(scores)) / len(scores), 4)
+
+
+def test_a_runner_up_that_says_the_question_goes_before_a_best_task_that_says_none_of_it(service) -> None:  # type: ignore[no-untyped-def]
+    """The dense model ranks 放管服 (task 29, no word of the question) just above 课后服务 (task 12, which the
+    lexicon reads 托管 as): the task that says the question is the one answered."""
+    from index.model import TaskHit
+    from rag.gate import Term, saying_the_question_first
+    from rag.retrieve import Retrieval
+
+    a = answer(service, "托管班的事归哪个部门管?")
+    assert a.found and a.citations[0].task == 12 and a.citations[0].lead_unit == "基教科"
+    plan = service.plan
+    retrieval = Retrieval([TaskHit(29, 0.06, ()), TaskHit(9, 0.05, ()), TaskHit(12, 0.04, ())])
+    terms = [Term("托管", ("托管", "课后服务"))]
+    assert [h.task for h in saying_the_question_first(retrieval, terms, plan).hits] == [12, 29, 9]
+    deeper = Retrieval([TaskHit(29, 0.06, ()), TaskHit(9, 0.05, ()), TaskHit(14, 0.045, ()), TaskHit(12, 0.04, ())])
+    assert saying_the_question_first(deeper, terms, plan) is deeper  # only the next two are looked at
+    said = Retrieval([TaskHit(12, 0.06, ()), TaskHit(29, 0.05, ())])
+    assert saying_the_question_first(said, terms, plan) is said
