@@ -170,6 +170,8 @@ def _section_name(section: Section) -> str:
 
 
 def _reverse_answer(plan: Plan, query: Query) -> Answer:
+    if not query.units and query.counterparts:
+        return _counterpart_answer(plan, query)
     if not query.units:
         known = "、".join(unit_names(plan))
         text = f"计划中没有“{query.unknown_unit}”。计划列出的责任单位有：{known}。"
@@ -189,6 +191,23 @@ def _reverse_answer(plan: Plan, query: Query) -> Answer:
             if task.key not in named and unit in task.units[: task.bureau_units] + tuple(unit_names(plan)):
                 lines.append(f"另：{task.label} {task.title} 由“{token}”共同负责。")
     return Answer(query.text, "\n".join(lines), bool(cites), Intent.REVERSE, tuple(cites))
+
+
+def _counterpart_answer(plan: Plan, query: Query) -> Answer:
+    """A unit the plan does not list, named by the name another city or year gives the office the plan calls
+    otherwise: said plainly, and the plan's office and its tasks offered, not claimed."""
+    units = "、".join(query.counterparts)
+    offered = tuple(
+        dict.fromkeys(
+            Suggestion(a.task.key, a.task.title, a.task.lead_unit, a.task.label)
+            for unit in query.counterparts
+            for a in tasks_of(plan, unit)
+        )
+    )
+    text = f"计划中没有“{query.unknown_unit}”，计划里做这方面工作的可能是名称不同的{units}。"
+    if offered:
+        text += f"相关的可能是：{_offered(offered)}。"
+    return Answer(query.text, text, False, Intent.REVERSE, suggestions=offered)
 
 
 def _roundup_answer(index: PlanIndex, query: Query, config: AnswerConfig, top_k: int) -> Answer:
@@ -350,11 +369,15 @@ def _not_covered(
     about = f"“{query.topic}”" if _quotable(query) else "这个问题"
     name = f"《{plan.title}》" if plan.title else "本工作计划"
     if suggestions:
-        close = "；".join(f"{s.label}“{s.title}”（{s.lead_unit or '未列责任单位'}牵头）" for s in suggestions)
-        text = f"抱歉，{name}中没有写明{about}。相关的可能是：{close}。"
+        text = f"抱歉，{name}中没有写明{about}。相关的可能是：{_offered(suggestions)}。"
     else:
         text = f"抱歉，{name}中没有关于{about}的内容，无法回答。可以问计划中的任务和责任单位，例如“谁负责近视防控？”。"
     return Answer(query.text, text, False, Intent.OUT_OF_SCOPE, evidence=evidence, suggestions=suggestions)
+
+
+def _offered(suggestions: tuple[Suggestion, ...]) -> str:
+    """Tasks offered, not claimed: 第8项“…”（体卫艺科牵头）；第12项“…”（基教科牵头）."""
+    return "；".join(f"{s.label}“{s.title}”（{s.lead_unit or '未列责任单位'}牵头）" for s in suggestions)
 
 
 def _numbering(plan: Plan) -> str:

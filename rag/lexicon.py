@@ -158,10 +158,20 @@ class Lexicon:
 
     def units(self, text: str, names: tuple[str, ...]) -> list[str]:
         """Units of the plan (``names``) the question names in other words: 教研员 → 教研室 (never across
-        levels: 人事处 is not 组织人事科)."""
+        levels: 人事处 is not 组织人事科; never another office's own name: see ``counterparts``)."""
         out: list[str] = []
         for m in self.find(text):
-            if m.group.unit:
+            if m.group.unit and not _another_office(m, names):
+                out.extend(n for n in m.group.terms if n in names and n not in out and same_level(m.said, n))
+        return out
+
+    def counterparts(self, text: str, names: tuple[str, ...]) -> list[str]:
+        """The plan's units that do the work of an office the question names by that office's own name, which the
+        plan does not list (教育信息中心 where Qingshan's 2022 plan lists 电化教育馆): a plan of that year has no
+        such unit, so the question is not answered as if it named the plan's; the counterpart is offered."""
+        out: list[str] = []
+        for m in self.find(text):
+            if m.group.unit and _another_office(m, names):
                 out.extend(n for n in m.group.terms if n in names and n not in out and same_level(m.said, n))
         return out
 
@@ -170,7 +180,9 @@ class Lexicon:
         return [
             (m.start, m.end)
             for m in self.find(text)
-            if m.group.unit and any(n in names and same_level(m.said, n) for n in m.group.terms)
+            if m.group.unit
+            and not _another_office(m, names)
+            and any(n in names and same_level(m.said, n) for n in m.group.terms)
         ]
 
 
@@ -184,6 +196,23 @@ def _lengths(forms: frozenset[str]) -> dict[str, tuple[int, ...]]:
 
 def _is_letter(char: str) -> bool:
     return "a" <= char <= "z"
+
+
+def _another_office(m: Match, names: tuple[str, ...]) -> bool:
+    """Does the question name, by its own full name, an office the plan does not list? An ``@unit`` group's left
+    side holds the names plans give one office (电化教育馆 | 教育信息中心, renamed in some cities): said as one of
+    them that the plan lacks, and neither a shortening nor a lengthening of the one the plan lists (人事科 for
+    组织人事科, 学生资助中心 for 学生资助管理中心 are the plan's unit), it is another office, not an alias."""
+    if m.said not in m.group.terms or m.said in names:
+        return False
+    listed = [n for n in m.group.terms if n in names]
+    return bool(listed) and not any(_in_order(m.said, n) or _in_order(n, m.said) for n in listed)
+
+
+def _in_order(short: str, long: str) -> bool:
+    """Are ``short``'s characters all in ``long``, in the same order (学生资助中心 in 学生资助管理中心)?"""
+    rest = iter(long)
+    return all(char in rest for char in short)
 
 
 def same_level(said: str, name: str) -> bool:

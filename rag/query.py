@@ -159,8 +159,16 @@ def _analyze(text: str, plan: Plan, lexicon: Lexicon | None) -> Query:
     if not units and wants_tasks and not wants_who:
         unknown = _unknown_unit(text)
         if unknown:
+            counterparts = tuple(lexicon.counterparts(text, names)) if lexicon else ()
             return Query(
-                text, text, Intent.REVERSE, unknown_unit=unknown, topic=rest, language=language, expansion=expansion
+                text,
+                text,
+                Intent.REVERSE,
+                unknown_unit=unknown,
+                counterparts=counterparts,
+                topic=rest,
+                language=language,
+                expansion=expansion,
             )
     if roundup:
         return Query(text, text, Intent.ROUNDUP, topic=roundup, language=language, expansion=expansion)

@@ -41,6 +41,7 @@ class Query:
     section_number: int | None = None  # 第四部分 → 4 (第三部分第2项 → 3)
     units: tuple[str, ...] = ()  # plan units the question names (aliases resolved)
     unknown_unit: str | None = None  # a unit-like name the plan does not know
+    counterparts: tuple[str, ...] = ()  # the plan's units doing the work of the unknown one (教育信息中心 → 电化教育馆)
     topic: str = ""  # the question with question words removed, for matching and phrasing
     role: Role | None = None  # the part asked about: 谁配合 / 配合单位 → SUPPORT (who-answers always mark leads)
     leaders: bool = False  # asks for the 责任领导 (people), not the units

@@ -134,3 +134,23 @@ def test_the_longest_english_phrase_reads_through_its_own_group() -> None:
 
 def test_teaching_part_time_in_schools_reads_as_the_plans_words() -> None:
     assert {"兼职任教", "进校园"} <= set(load_lexicon().expand("教练进学校兼课"))
+
+
+def test_another_offices_own_name_is_a_counterpart_not_an_alias() -> None:
+    groups, frame = parse_lexicon(
+        # as the files write @unit groups: each lists its own left-hand names on the right too
+        "@unit 电化教育馆 | 教育信息中心  <-  电教馆 | 电化教育馆 | 教育信息中心\n"
+        "@unit 组织人事科 | 人事科  <-  人事股 | 组织人事科 | 人事科\n"
+        "@unit 学生资助管理中心 | 学生资助中心  <-  资助中心 | 学生资助管理中心 | 学生资助中心\n"
+    )
+    from rag.lexicon import Lexicon
+
+    lexicon = Lexicon(groups, ("small",), frame)
+    names = ("电化教育馆", "组织人事科", "学生资助管理中心")
+    assert lexicon.units("教育信息中心负责什么", names) == []  # the other city's (or year's) name for the office
+    assert lexicon.counterparts("教育信息中心负责什么", names) == ["电化教育馆"]
+    assert lexicon.units("电教馆负责什么", names) == ["电化教育馆"]  # what people call the plan's office
+    assert lexicon.units("人事科负责什么", names) == ["组织人事科"]  # a shortening of the plan's name
+    assert lexicon.units("学生资助中心负责什么", names) == ["学生资助管理中心"]
+    assert lexicon.counterparts("人事科负责什么", names) == []
+    assert lexicon.units("教育信息中心负责什么", ("教育信息中心",)) == ["教育信息中心"]  # the plan's own name

@@ -88,6 +88,18 @@ def test_reverse_lookup_says_each_role(ask) -> None:
     assert [c.ref for c in units.citations] == ["2-3", "3-4", "5-3"]
 
 
+def test_an_office_the_plan_calls_by_another_name_is_offered_not_claimed(ask) -> None:
+    """Qingshan's 2022 plan lists 电化教育馆, its 2023 plan 教育信息中心 (the office renamed): asked of one plan by
+    the other's name, the answer says the plan has no such unit and offers the plan's office with its tasks."""
+    a = ask("qingshan-edu-2022", "教育信息中心今年都忙些啥?")
+    assert not a.found and not a.citations
+    assert a.text.startswith("计划中没有“教育信息中心”，计划里做这方面工作的可能是名称不同的电化教育馆。")
+    assert "相关的可能是：第14项“规范招生入学管理”" in a.text
+    assert [s.task for s in a.suggestions] == [14, 15]
+    short = ask("qingshan-edu-2022", "电教馆今年都忙些啥?")  # what people call it: the plan's unit
+    assert short.found and [c.ref for c in short.citations] == ["14", "15"]
+
+
 def test_follow_ups_address_tasks_by_section(ask) -> None:
     first = ask("yunling-health-2023", "第二部分第1项的牵头单位是谁?", conversation_id="fam-1")
     assert first.citations[0].ref == "2-1" and "医政医管科" in first.text
