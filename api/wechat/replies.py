@@ -6,7 +6,7 @@ import re
 
 from index.model import Plan
 from rag.answer import units_phrase
-from rag.types import Answer, Intent
+from rag.types import Answer, Intent, Suggestion
 
 MAX_BYTES = 2048  # WeChat's limit for a text message's Content, in UTF-8 bytes
 MORE = "更多"
@@ -57,10 +57,15 @@ def _not_stated(answer: Answer) -> str:
     a teacher can ask about next ("第8项任务是什么")."""
     head = answer.text.split("相关的可能是：")[0].rstrip()
     lines = [
-        f"{i}. 第{s.task}项 {s.title}（{s.lead_unit or '未列责任单位'}牵头）"
+        f"{i}. {_label(s)} {s.title}（{s.lead_unit or '未列责任单位'}牵头）"
         for i, s in enumerate(answer.suggestions, 1)
     ]
-    return "\n".join([head, "相关的可能是：", *lines, f"可回复“第{answer.suggestions[0].task}项任务是什么”查看原文。"])
+    return "\n".join([head, "相关的可能是：", *lines, f"可回复“{_label(answer.suggestions[0])}任务是什么”查看原文。"])
+
+
+def _label(suggestion: Suggestion) -> str:
+    """第12项, or 第三部分第2项 in a plan numbered per section (its key is not its number there)."""
+    return suggestion.label or f"第{suggestion.task}项"
 
 
 def _see_also(answer: Answer) -> str:

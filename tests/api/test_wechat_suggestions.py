@@ -19,3 +19,16 @@ def test_a_near_miss_reads_as_a_short_list(service: AnsweringService) -> None:
 def test_an_answer_is_laid_out_as_before(service: AnsweringService) -> None:
     answer = service.ask("课后服务归哪个科室管?", channel=Channel.WECHAT).answer
     assert replies.compose(answer, service.plan) == answer.text  # who answers: unchanged
+
+
+def test_close_tasks_of_a_plan_numbered_per_section_are_named_as_asked(fixture_index, settings) -> None:  # type: ignore[no-untyped-def]
+    """In a plan numbered per section a task's key is not its number: the list and the hint say 第二部分第1项."""
+    from config.wiring import build_service
+
+    service = build_service(settings, fixture_index("yunling-health-2023"))
+    answer = service.ask("家庭医生签约服务每年收多少钱?", channel=Channel.WECHAT).answer
+    assert not answer.found and answer.suggestions, answer.text
+    text = replies.compose(answer, service.plan)
+    first = answer.suggestions[0]
+    assert first.label.startswith("第") and "部分第" in first.label
+    assert f"1. {first.label} {first.title}" in text and text.endswith(f"可回复“{first.label}任务是什么”查看原文。")
