@@ -21,6 +21,7 @@ from rag.gate import (
     assess,
     covered,
     decide,
+    indexed_task,
     load_gate_model,
     soft_coverage,
     states,
@@ -402,6 +403,4 @@ def _ranges(numbers: tuple[int, ...]) -> str:
 
 
 def _task(plan: Plan, hit: TaskHit | Citation) -> Task:
-    task = plan.task(hit.task)
-    assert task is not None, f"the index names task {hit.task}, which the plan lacks"
-    return task
+    return indexed_task(plan, hit.task)

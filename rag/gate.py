@@ -31,7 +31,7 @@ from pathlib import Path
 
 from index.errors import PlanQAError
 from index.keyword import WordTokenizer, char_bigrams
-from index.model import Plan, TaskHit
+from index.model import Plan, Task, TaskHit
 from index.normalize import normalize
 from index.store import PlanIndex
 from rag.lexicon import Lexicon
@@ -495,10 +495,15 @@ def saying_the_question_first(retrieval: Retrieval, terms: Sequence[Term], plan:
     return retrieval
 
 
-def _task_text(plan: Plan, key: int) -> str:
+def indexed_task(plan: Plan, key: int) -> Task:
+    """The task of a key the index gave: the index was built from this plan, so the plan has it."""
     task = plan.task(key)
     assert task is not None, f"the index names task {key}, which the plan lacks"
-    return normalize(task.text)
+    return task
+
+
+def _task_text(plan: Plan, key: int) -> str:
+    return normalize(indexed_task(plan, key).text)
 
 
 def decide(signals: Signals, model: GateModel, question: str) -> Evidence:

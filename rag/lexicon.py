@@ -159,19 +159,20 @@ class Lexicon:
     def units(self, text: str, names: tuple[str, ...]) -> list[str]:
         """Units of the plan (``names``) the question names in other words: 教研员 → 教研室 (never across
         levels: 人事处 is not 组织人事科; never another office's own name: see ``counterparts``)."""
-        out: list[str] = []
-        for m in self.find(text):
-            if m.group.unit and not _another_office(m, names):
-                out.extend(n for n in m.group.terms if n in names and n not in out and same_level(m.said, n))
-        return out
+        return self._listed(text, names, another_office=False)
 
     def counterparts(self, text: str, names: tuple[str, ...]) -> list[str]:
         """The plan's units that do the work of an office the question names by that office's own name, which the
         plan does not list (教育信息中心 where Qingshan's 2022 plan lists 电化教育馆): a plan of that year has no
         such unit, so the question is not answered as if it named the plan's; the counterpart is offered."""
+        return self._listed(text, names, another_office=True)
+
+    def _listed(self, text: str, names: tuple[str, ...], another_office: bool) -> list[str]:
+        """The plan's units (``names``) that the ``@unit`` groups found in ``text`` stand for, at the same level,
+        through aliases (``another_office`` False) or through another office's own name (True)."""
         out: list[str] = []
         for m in self.find(text):
-            if m.group.unit and _another_office(m, names):
+            if m.group.unit and _another_office(m, names) is another_office:
                 out.extend(n for n in m.group.terms if n in names and n not in out and same_level(m.said, n))
         return out
 
