@@ -13,9 +13,11 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.routing import compile_path
 
 from rag.service import AnsweringService
@@ -111,13 +113,38 @@ def observe_cache(service: AnsweringService) -> None:
     service.answer_cache.observer = lambda found: (hit if found else miss).inc()
 
 
+def settled_files(folder: str | os.PathLike[str], kind: str = "*") -> list[Path]:
+    """The multiprocess files of metric ``kind`` (``counter``, ``histogram``, …) in ``folder`` that can be read.
+
+    A worker creates its file for a kind on the first metric of that kind, by opening it (0 bytes) and then
+    growing it to its mapped size; a scrape that lands between the two would read a header that is not there
+    and fail (prometheus-client raises ``struct.error``, so /metrics would answer 500). A file only grows, so one
+    with any bytes has its header (zeros until its first value: read as empty), and an empty one is left for the
+    next scrape. A file removed meanwhile (a dead worker's live gauge) is skipped.
+    """
+    files = []
+    for path in sorted(Path(folder).glob(f"{kind}_*.db")):
+        try:
+            if path.stat().st_size > 0:
+                files.append(path)
+        except FileNotFoundError:
+            continue
+    return files
+
+
+class SettledCollector(MultiProcessCollector):
+    """Every worker's figures, summed, from the files that are readable now (``settled_files``)."""
+
+    def collect(self) -> Iterable[Any]:
+        return self.merge([str(f) for f in settled_files(self._path)], accumulate=True)
+
+
 def render() -> tuple[bytes, str]:
     """The exposition text and its content type."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        SettledCollector(registry, path=folder)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
 

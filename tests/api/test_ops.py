@@ -123,3 +123,20 @@ def test_the_line_written_straight_is_the_record_formatted():
     }
     AccessLog(log_questions=True, write=written.append).line(dict(fields))
     assert json.loads(written[-1])["question"] == "谁负责近视防控?"
+
+
+def test_metrics_scrape_skips_a_worker_file_still_being_created(tmp_path, monkeypatch):
+    """With several workers, a worker creates its file for a kind of metric as an empty file, then grows it; a
+    scrape in between must not fail (it answered 500: prometheus-client read a header that was not there yet)."""
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
+    from api.metrics import render
+
+    written = MmapedDict(str(tmp_path / "counter_101.db"))  # a worker that has counted one request
+    key = mmap_key("planqa_requests_total", "planqa_requests_total", ["route"], ["/ask"], "HTTP requests")
+    written.write_value(key, 3.0, 0.0)
+    written.close()
+    (tmp_path / "counter_102.db").touch()  # a worker between creating its file and growing it
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    text = render()[0].decode()
+    assert 'planqa_requests_total{route="/ask"} 3.0' in text

@@ -22,6 +22,7 @@ import httpx
 import pytest
 from prometheus_client.mmap_dict import MmapedDict
 
+from api.metrics import settled_files
 from api.wechat import replies as T
 from config.settings import Settings
 from config.wiring import plan_folder
@@ -47,7 +48,7 @@ class Replicas:
     def counts(self, sample: str, **labels: str) -> Counter[int]:
         """``sample``'s value in each worker process (by pid), summed over the series matching ``labels``."""
         counts: Counter[int] = Counter()
-        for db in self.metrics.glob("counter_*.db"):
+        for db in settled_files(self.metrics, "counter"):
             pid = int(db.stem.rsplit("_", 1)[1])
             for key, value, *_ in MmapedDict.read_all_values_from_file(str(db)):
                 _, name, series, _ = json.loads(key)
