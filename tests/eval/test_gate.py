@@ -11,6 +11,7 @@ import pytest
 from config.settings import Settings
 from eval import report
 from eval.gold import load_gold
+from eval.plans import plan_ids, question_file
 from eval.run import evaluate, failures, planqa_system
 from eval.systems import HttpSystem
 from index.store import PlanIndex
@@ -55,6 +56,17 @@ def test_users_words_meet_their_thresholds(key: str, plan_index: PlanIndex, sett
     questions = load_gold(ROOT / config["gold"], split=config["split"])
     results, raw = evaluate([planqa_system(settings, plan_index)], questions)
     assert_meets(config, questions, results, raw, label=config["gold"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("plan_id", plan_ids())
+def test_every_fixture_plan_meets_its_threshold(plan_id: str, fixture_index, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """Each fixture plan of another issuer, asked its own gold questions, as the bundled plan is: the same code
+    and settings for every plan (#12's target)."""
+    config = json.loads(THRESHOLDS.read_text(encoding="utf-8"))["plans"]
+    questions = load_gold(question_file(plan_id, config["questions"]), split=config["split"])
+    results, raw = evaluate([planqa_system(settings, fixture_index(plan_id))], questions)
+    assert_meets(config, questions, results, raw, label=f"plans: {plan_id}")
 
 
 def test_http_gives_the_same_answers(dev_run, live_server: str) -> None:  # type: ignore[no-untyped-def]
