@@ -135,8 +135,12 @@ def settled_files(folder: str | os.PathLike[str], kind: str = "*") -> list[Path]
 class SettledCollector(MultiProcessCollector):
     """Every worker's figures, summed, from the files that are readable now (``settled_files``)."""
 
+    def __init__(self, registry: CollectorRegistry, folder: str) -> None:
+        self.folder = folder  # before registering: a registry may collect at once
+        super().__init__(registry, path=folder)
+
     def collect(self) -> Iterable[Any]:
-        return self.merge([str(f) for f in settled_files(self._path)], accumulate=True)
+        return self.merge([str(f) for f in settled_files(self.folder)], accumulate=True)
 
 
 def render() -> tuple[bytes, str]:
@@ -144,7 +148,7 @@ def render() -> tuple[bytes, str]:
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if folder:
         registry = CollectorRegistry()
-        SettledCollector(registry, path=folder)
+        SettledCollector(registry, folder)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
 
