@@ -65,6 +65,19 @@ def test_labels_agree_with_the_plan(gold: list[GoldQuestion], plan: Plan) -> Non
                 assert any(s in t.text for t in cited), f"{q.id}: {s!r} is in none of its gold tasks"
 
 
+@pytest.mark.parametrize("name", ["users.jsonl", "users-dev2.jsonl", "users-val.jsonl", "users-val2.jsonl"])
+def test_users_words_labels_agree_with_the_plan(name: str, plan: Plan) -> None:
+    """The question sets in users' words, labelled by hand from the plan: every gold task exists, a who-question's
+    units are its task's note as the parser reads it, and every required substring is in a gold task."""
+    for q in load_gold(DATA / name, "all"):
+        cited = [plan.task(n) for n in q.gold_tasks]
+        assert all(t is not None for t in cited), f"{q.id}: a gold task the plan does not have"
+        if q.kind is Kind.WHO and not q.refuse:
+            assert list(cited[0].units) == q.gold_units, q.id  # type: ignore[union-attr]
+        for s in q.must_contain:
+            assert any(s in t.text for t in cited if t is not None), f"{q.id}: {s!r} is in none of its gold tasks"
+
+
 def test_schema_file_is_current() -> None:
     assert json.loads(SCHEMA.read_text(encoding="utf-8")) == GoldQuestion.model_json_schema()
 
