@@ -198,13 +198,7 @@ def _counterpart_answer(plan: Plan, query: Query) -> Answer:
     """A unit the plan does not list, named by the name another city or year gives the office the plan calls
     otherwise: said plainly, and the plan's office and its tasks offered, not claimed."""
     units = "、".join(query.counterparts)
-    offered = tuple(
-        dict.fromkeys(
-            Suggestion(a.task.key, a.task.title, a.task.lead_unit, a.task.label)
-            for unit in query.counterparts
-            for a in tasks_of(plan, unit)
-        )
-    )
+    offered = tuple(dict.fromkeys(Suggestion.of(a.task) for unit in query.counterparts for a in tasks_of(plan, unit)))
     text = f"计划中没有“{query.unknown_unit}”，计划里做这方面工作的可能是名称不同的{units}。"
     if offered:
         text += f"相关的可能是：{_offered(offered)}。"
@@ -318,7 +312,7 @@ def _suggestions(plan: Plan, assessed: Assessment) -> tuple[Suggestion, ...]:
     for hit in assessed.hits[:MAX_SUGGESTIONS]:
         task = _task(plan, hit)
         if covered(assessed.terms, normalize(task.text)):
-            out.append(Suggestion(task.key, task.title, task.lead_unit, task.label))
+            out.append(Suggestion.of(task))
     return tuple(out)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from index.model import Role
+from index.model import Role, Task
 
 
 class Intent(StrEnum):
@@ -103,6 +103,10 @@ class Suggestion:
     title: str
     lead_unit: str | None
     label: str = ""  # how answers name the task: "第12项", "第三部分第2项"
+
+    @classmethod
+    def of(cls, task: Task) -> Suggestion:
+        return cls(task.key, task.title, task.lead_unit, task.label)
 
 
 class AnswerMode(StrEnum):
