@@ -15,6 +15,8 @@ from rag.limits import CONVERSATION_ID_PATTERN
 from rag.service import Reply
 from rag.types import Citation, Comparison, Evidence, Signals, Suggestion
 
+_REF = '"12", or "3-2" (section 3, task 2) in a plan numbered per section'  # how a task is addressed (Task.ref)
+
 
 class AskRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"question": "谁负责近视防控?"}]})
@@ -62,7 +64,7 @@ def plan_body(m: PlanMeta) -> dict[str, Any]:
 
 class CitationOut(BaseModel):
     task: int = Field(description="The task's key: its number, in a plan numbered continuously")
-    ref: str = Field("", description='"12", or "3-2" (section 3, task 2) in a plan numbered per section')
+    ref: str = Field("", description=_REF)
     label: str = Field("", description="How answers name it: 第12项, 第三部分第2项")
     section: str
     title: str
@@ -167,6 +169,7 @@ class SuggestionOut(BaseModel):
     title: str
     lead_unit: str | None
     label: str = Field("", description="how answers name the task: 第12项, 第三部分第2项")
+    ref: str = Field("", description=_REF)
 
     @classmethod
     def of(cls, s: Suggestion) -> SuggestionOut:
@@ -174,7 +177,7 @@ class SuggestionOut(BaseModel):
 
 
 def suggestion_body(s: Suggestion) -> dict[str, Any]:
-    return {"task": s.task, "title": s.title, "lead_unit": s.lead_unit, "label": s.label}
+    return {"task": s.task, "title": s.title, "lead_unit": s.lead_unit, "label": s.label, "ref": s.ref}
 
 
 class AskResponse(BaseModel):
@@ -232,7 +235,7 @@ class UnitRoleOut(BaseModel):
 class TaskOut(BaseModel):
     number: int
     key: int = Field(description="Unique in the plan: the number, in a plan numbered continuously (/tasks/{key})")
-    ref: str = Field(description='"12", or "3-2" (section 3, task 2) in a plan numbered per section')
+    ref: str = Field(description=_REF)
     label: str = Field(description="第12项, 第三部分第2项")
     section: int
     section_title: str

@@ -17,6 +17,7 @@ _COLUMNS = [
     ("hit@1", "hit@1"),
     ("hit@3", "hit@3"),
     ("mrr", "MRR"),
+    ("shown@1", "shown@1"),
     ("unit_exact", "units exact"),
     ("lead_acc", "lead unit"),
     ("substring", "substrings"),
@@ -108,7 +109,12 @@ def markdown(meta: dict[str, Any], results: dict[str, Any], failures: list[dict[
         o = results[name]["overall"]
         out.append(f"| {name} | " + " | ".join(_fmt(o[k]) for k, _ in _COLUMNS) + " |")
     cats = list(next(iter(results.values()))["categories"])
-    for key, title in (("accuracy", "Answer accuracy per category"), ("hit@1", "hit@1 per category")):
+    tables = (
+        ("accuracy", "Answer accuracy per category"),
+        ("hit@1", "hit@1 per category"),
+        ("shown@1", "shown@1 per category (the right task cited first, or offered first when refused)"),
+    )
+    for key, title in tables:
         out += [
             "",
             f"## {title}",

@@ -142,24 +142,21 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
     print(f"{len(questions)} questions ({args.split}), {mode}")
     print(
-        f"{'system':<14}{'acc':>7}{'hit@1':>7}{'hit@3':>7}{'MRR':>7}{'units':>7}{'lead':>7}{'refP':>7}{'refR':>7}{'p50ms':>8}{'p95ms':>8}"
+        f"{'system':<14}{'acc':>7}{'hit@1':>7}{'hit@3':>7}{'MRR':>7}{'shown':>7}{'units':>7}{'lead':>7}{'refP':>7}{'refR':>7}{'p50ms':>8}{'p95ms':>8}"
     )
     for name, r in results.items():
         o = r["overall"]
-        cells = [
-            o[k] for k in ("accuracy", "hit@1", "hit@3", "mrr", "unit_exact", "lead_acc", "refusal_p", "refusal_r")
-        ]
+        keys = ("accuracy", "hit@1", "hit@3", "mrr", "shown@1", "unit_exact", "lead_acc", "refusal_p", "refusal_r")
+        cells = [o[k] for k in keys]
         print(
             f"{name:<14}" + "".join(f"{report._fmt(c):>7}" for c in cells) + f"{o['p50_ms']:>8.1f}{o['p95_ms']:>8.1f}"
         )
     names = list(results)
-    print("\nanswer accuracy per category" + (f" (hit@1 of {main_name} in brackets)" if len(names) > 1 else ""))
-    print(
-        f"  {'category':<16}{'n':>4}" + "".join(f"{n:>14}" for n in names) + ("" if len(names) > 1 else f"{'hit@1':>8}")
-    )
+    print(f"\nanswer accuracy per category (hit@1, shown@1 of {main_name} in brackets)")
+    print(f"  {'category':<16}{'n':>4}" + "".join(f"{n:>14}" for n in names))
     for cat, m in results[main_name]["categories"].items():
         row = "".join(f"{report._fmt(results[n]['categories'][cat]['accuracy']):>14}" for n in names)
-        print(f"  {cat:<16}{m['n']:>4}{row}  ({report._fmt(m['hit@1'])})")
+        print(f"  {cat:<16}{m['n']:>4}{row}  ({report._fmt(m['hit@1'])}, {report._fmt(m['shown@1'])})")
     for line in report.verdict(results):
         print(line)
     if "llm" in meta:

@@ -13,6 +13,12 @@ refused. ``correct`` is the one overall verdict:
 
 Citation precision (who, fact and round-up answers): the share of cited tasks that are in ``gold_tasks`` ∪
 ``also_ok`` — a secondary citation a teacher cannot see the point of counts against it.
+
+Shown@1 (questions the plan answers from one task: who, fact, task, section): a gold task is the first one put
+before the teacher — cited first, or, when the system refused, offered first ("相关的可能是：第12项…"; the closest
+tasks that say one of the question's words). Its gap to hit@1 is, near enough, what the answer gate refused
+although the right task was in hand; its gap to 1 is retrieval's (no gate can answer better than the task it has).
+Systems that never offer tasks score it as hit@1.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ class Outcome:
     rev_precision: float | None = None
     rev_recall: float | None = None
     cite_precision: float | None = None
+    shown1: float | None = None  # a gold task cited first, or offered first when the system refused
 
 
 def _norm(text: str) -> str:
@@ -80,6 +87,8 @@ def score_one(q: GoldQuestion, p: Prediction) -> Outcome:
         fields["hit1"] = float(rank == 0)
         fields["hit3"] = float(rank is not None and rank < 3)
         fields["rr"] = 1.0 / (rank + 1) if rank is not None else 0.0
+        first = (tasks or [str(t) for t in p.offered])[:1]
+        fields["shown1"] = float(bool(first) and first[0] in gold)
         ok = rank == 0
     if q.kind in (Kind.WHO, Kind.FACT, Kind.ROUNDUP) and tasks:
         fields["cite_precision"] = sum(t in allowed for t in tasks) / len(tasks)
@@ -112,6 +121,7 @@ def summarize(outcomes: list[Outcome]) -> dict[str, float | int | None]:
         "hit@1": _mean([o.hit1 for o in outcomes]),
         "hit@3": _mean([o.hit3 for o in outcomes]),
         "mrr": _mean([o.rr for o in outcomes]),
+        "shown@1": _mean([o.shown1 for o in outcomes]),
         "unit_exact": _mean([o.unit_exact for o in outcomes]),
         "lead_acc": _mean([o.lead_ok for o in outcomes]),
         "substring": _mean([o.substr_ok for o in outcomes]),

@@ -41,6 +41,7 @@ class Prediction:
     ms: float  # wall time of this one question
     intent: str = ""
     plan: str = ""  # in a library of plans: the plan of the first citation (of the reply, when none)
+    offered: tuple[str, ...] = ()  # with found False: the tasks offered instead (相关的可能是…), by ref, closest first
 
 
 class System(Protocol):
@@ -74,7 +75,8 @@ class PlanQASystem:
         first = a.citations[0].units if a.citations else ()
         refs = tuple(c.ref or str(c.task) for c in a.citations)
         plan = a.citations[0].plan if a.citations else (reply.plan.id if reply.plan else "")
-        return Prediction(a.found, refs, tuple(first), a.text, ms, a.intent.value, plan)
+        offered = tuple(x.ref or str(x.task) for x in a.suggestions)
+        return Prediction(a.found, refs, tuple(first), a.text, ms, a.intent.value, plan, offered)
 
 
 class HttpSystem:
@@ -102,6 +104,7 @@ class HttpSystem:
             body["answer"],
             ms,
             body["intent"],
+            offered=tuple(x.get("ref") or str(x["task"]) for x in body.get("suggestions", [])),
         )
 
     def close(self) -> None:

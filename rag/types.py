@@ -103,10 +103,11 @@ class Suggestion:
     title: str
     lead_unit: str | None
     label: str = ""  # how answers name the task: "第12项", "第三部分第2项"
+    ref: str = ""  # Task.ref: "12", or "3-2" in a plan numbered per section
 
     @classmethod
     def of(cls, task: Task) -> Suggestion:
-        return cls(task.key, task.title, task.lead_unit, task.label)
+        return cls(task.key, task.title, task.lead_unit, task.label, task.ref)
 
 
 class AnswerMode(StrEnum):

@@ -65,6 +65,7 @@ def test_ask_a_near_miss_offers_close_tasks(client):
         "title": "全力推动城乡义务教育一体化发展",
         "lead_unit": "基教科",
         "label": "第12项",
+        "ref": "12",
     }
     assert "相关的可能是：第12项" in body["answer"]
 

@@ -78,7 +78,9 @@ def test_http_gives_the_same_answers(dev_run, live_server: str) -> None:  # type
     finally:
         http.close()
     in_process = [raw["planqa"][1][questions.index(q)] for q in sample]
-    assert [(p.found, p.tasks, p.units) for p in over_http] == [(p.found, p.tasks, p.units) for p in in_process]
+    assert any(p.offered for p in in_process)  # the sample has refusals that offer tasks
+    seen = [(p.found, p.tasks, p.units, p.offered) for p in over_http]
+    assert seen == [(p.found, p.tasks, p.units, p.offered) for p in in_process]
 
 
 def test_reports_are_written(dev_run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -163,3 +163,17 @@ def test_citation_precision_counts_secondary_citations() -> None:
     assert sharp.correct and noisy.correct  # the first citation decides correctness …
     assert sharp.cite_precision == 1.0 and round(noisy.cite_precision or 0, 3) == 0.333  # … precision sees the rest
     assert summarize([sharp, noisy])["cite_p"] == round((1.0 + 1 / 3) / 2, 4)
+
+
+def test_shown_at_1_counts_the_right_task_offered_first_when_refused() -> None:
+    """A refusal that offers the gold task first is not an answer (it scores wrong) but shows the right task."""
+    offered = Prediction(False, (), (), "抱歉…相关的可能是：第8项…", 1.0, offered=("8", "30"))
+    out = score_one(WHO, offered)
+    assert not out.correct and out.hit1 == 0.0 and out.shown1 == 1.0
+    assert score_one(WHO, Prediction(False, (), (), "", 1.0, offered=("30", "8"))).shown1 == 0.0
+    assert score_one(WHO, Prediction(False, (), (), "", 1.0)).shown1 == 0.0
+    answered = score_one(FACT, pred([31, 12], text="1%"))
+    assert answered.hit1 == 0.0 and answered.shown1 == 0.0  # an answer's first citation is what it shows
+    assert score_one(REFUSE, pred(found=False)).shown1 is None and score_one(REVERSE, pred([11])).shown1 is None
+    s = summarize([out, answered, score_one(REFUSE, pred(found=False))])
+    assert s["shown@1"] == 0.5 and s["hit@1"] == 0.0

@@ -33,6 +33,14 @@ def test_who_supports_names_the_supporting_units_and_who_leads_the_lead(ask) -> 
     assert "配合单位" not in lead.text.split("\n")[0]
 
 
+def test_tasks_offered_for_a_near_miss_are_addressed_by_section_and_number(ask) -> None:
+    """A plan numbered per section: the offered task carries its ref ("2-3") and label, as a citation would."""
+    a = ask("yunling-health-2023", "家庭医生签约服务每年多少钱?")
+    assert not a.found and not a.citations
+    assert [(s.ref, s.label) for s in a.suggestions][:1] == [("2-3", "第二部分第3项")]
+    assert "相关的可能是：第二部分第3项“夯实基层医疗卫生服务网底”" in a.text
+
+
 def test_several_leads_are_each_marked(ask) -> None:
     a = ask("chenghu-talent-2022", "企业家素质提升项目谁负责?")
     assert a.citations[0].ref == "3" and "市工商联（牵头）、市工信局（牵头）、市委统战部" in a.text
