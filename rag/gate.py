@@ -84,11 +84,16 @@ DETAILS: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None]] = {
         ),
         re.compile(r"[\u4e00-\u9fff]{2,8}(?:区|县|市|学校|中学|小学|幼儿园|学院)、[\u4e00-\u9fff]{2,8}"),
     ),
+    # 第几届 / 哪一届 / which edition — an ordinal, stated as 第24届 (not a date: 哪一届 asks which, not when)
+    "ordinal": (
+        re.compile(
+            r"第几(?:届|次|期|批|轮)|哪一?(?:届|期|批|轮)|\b(?:which|what) (?:edition|session|round|batch)\b", re.I
+        ),
+        re.compile(r"第[0-9一二三四五六七八九十百]+(?:届|次|期|批|轮)"),
+    ),
     # 什么时候 / 几号 / 哪天 / when
     "time": (
-        re.compile(
-            r"什么时候|几时|何时|几号|哪天|哪一天|几月|几点|哪一?年|哪一?届|日期|\bwhen\b|\bwhat (?:date|time)\b", re.I
-        ),
+        re.compile(r"什么时候|几时|何时|几号|哪天|哪一天|几月|几点|哪一?年|日期|\bwhen\b|\bwhat (?:date|time)\b", re.I),
         re.compile(
             r"[0-9]+月|[0-9]+日|[一二三四五六七八九十]+月|月底|年底|年内|年初|上半年|下半年|春季|秋季|寒假|暑假"
         ),
@@ -97,7 +102,8 @@ DETAILS: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None]] = {
     "person": (
         re.compile(
             r"(?:局长|校长|院长|主任|书记|科长|处长|老师|领导|负责人)(?:是谁|叫什么|是哪位)"
-            r"|\bwho is the (?:head|director|chief|principal|mayor|leader)\b|\bname of the\b",
+            r"|\bwho is the (?:head|director|chief|principal|mayor|leader)\b"
+            r"|\bname of the (?:head|director|chief|principal|mayor|leader|person|official)\b",
             re.I,
         ),
         None,
@@ -342,14 +348,18 @@ def covered(terms: Sequence[Term], text: str) -> frozenset[str]:
 
 
 def asked_details(question: str, intent: Intent = Intent.FACT) -> tuple[str, ...]:
-    """What kinds of detail the question asks for: quantity, names, time, person, place, procedure. A who-question
-    asks for the unit, which every task states: a quantity or "哪里" is not asked there ("被几个大孩子欺负，谁管"
-    asks who, not how many)."""
+    """What kinds of detail the question asks for: quantity, names, ordinal, time, person, place, procedure. A
+    who-question asks for the unit, which every task states: a quantity, an ordinal or "哪里" is not asked there
+    ("被几个大孩子欺负，谁管" asks who, not how many)."""
     kinds = [kind for kind, (asked, _) in DETAILS.items() if asked.search(question)]
     if "person" not in kinds and any(not _NOT_A_NAME.search(m.group(1)) for m in _NAMED_PERSON.finditer(question)):
         kinds.append("person")
     if intent is Intent.WHO:
-        kinds = [k for k in kinds if k not in ("quantity", "names") and (k != "place" or _WHO_PLACE.search(question))]
+        kinds = [
+            k
+            for k in kinds
+            if k not in ("quantity", "names", "ordinal") and (k != "place" or _WHO_PLACE.search(question))
+        ]
     return tuple(kinds)
 
 

@@ -54,6 +54,15 @@ def test_a_detail_the_plan_does_not_state_is_refused_with_close_tasks(service) -
     assert not a.citations  # offered, not claimed
 
 
+def test_which_edition_is_an_ordinal_the_plan_states_not_a_date(service) -> None:  # type: ignore[no-untyped-def]
+    """哪一届 asks which one (第24届), not when: the plan states it, so the answer quotes the sentence that does."""
+    a = answer(service, "推广普通话宣传周是哪一届?")
+    assert a.found and a.citations[0].task == 10 and "第24届" in a.text
+    assert a.evidence is not None and not a.evidence.signals.detail_missing
+    missing = answer(service, "课后服务是第几期试点?")  # an ordinal the plan does not state
+    assert not missing.found and missing.evidence is not None and missing.evidence.signals.detail_missing
+
+
 def test_a_year_the_plan_never_mentions_is_refused(service) -> None:  # type: ignore[no-untyped-def]
     a = answer(service, "2019年课后服务是怎么安排的?")
     assert not a.found and a.evidence is not None and a.evidence.signals.year_missing
@@ -109,6 +118,9 @@ def test_the_gate_model_is_data_that_fits_the_signals(tmp_path: Path) -> None:
         ("随迁子女入学要准备哪些材料?", "procedure"),
         ("普通高中综合改革从哪一年开始?", "time"),
         ("龚全珍是谁?", "person"),  # a name, not a unit or a role
+        ("What is the name of the director of the bureau?", "person"),
+        ("推普周是第几届?", "ordinal"),
+        ("Which edition of the contest is it?", "ordinal"),
     ],
 )
 def test_details_plans_never_state_are_asked_for(question, kind) -> None:  # type: ignore[no-untyped-def]
@@ -124,6 +136,8 @@ def test_a_who_question_asks_for_the_unit_not_for_a_quantity() -> None:
     assert asked_details("娃被几个同学欺负了，归哪个科管?", Intent.FACT) == ("quantity",)
     assert asked_details("学生体检在哪里做，找哪个科?", Intent.WHO) == ("place",)  # 在哪 still asks a place
     assert asked_details("这个事是谁负责的?", Intent.WHO) == ()  # 这个事 is not a person's name
+    assert asked_details("第几届运动会归哪个科管?", Intent.WHO) == ()
+    assert asked_details("What is the name of the reading project?") == ()  # a project's name, not a person's
 
 
 def test_what_a_quoted_term_stands_for_must_be_explained() -> None:
