@@ -102,14 +102,14 @@ class Lexicon:
         for start, end in self._english_words(lowered):
             found.append((start, end, lowered[start:end]))
             taken[start:end] = [True] * (end - start)
-        # Every occurrence, then taken longest first (ties: in the forms' order, then left to right).
+        # Every occurrence, then taken longest first, ties left to right, as a reader reads: 高中 in 高中招生, not 中招.
         occurrences = [
-            (-n, form, start)
+            (-n, start, form)
             for start, char in enumerate(lowered)
             for n in self._chinese_lengths.get(char, ())
             if start + n <= len(lowered) and (form := lowered[start : start + n]) in self._chinese
         ]
-        for _, form, start in sorted(occurrences):
+        for _, start, form in sorted(occurrences):
             end = start + len(form)
             if not any(taken[start:end]):
                 found.append((start, end, form))

@@ -49,6 +49,17 @@ def test_a_plan_term_in_the_question_is_read_whole_and_expands_to_nothing() -> N
     assert lexicon.expand("特殊教育学校") == ()
 
 
+def test_words_of_one_length_are_read_left_to_right() -> None:
+    """高中招生 is 高中 + 招生, as a reader reads it: 中招 (中考招生) across the two words is not read, whichever of the
+    two forms sorts first."""
+    from rag.lexicon import Lexicon
+
+    groups, frame = parse_lexicon("普通高中 | 高中  <-  高中生\n中考  <-  中招\n")
+    lexicon = Lexicon(groups, ("small",), frame)
+    assert [m.said for m in lexicon.find("高中招生有啥规定")] == ["高中"]
+    assert [m.said for m in lexicon.find("今年中招有啥变化")] == ["中招"]
+
+
 def test_unit_aliases_only_name_units_the_plan_lists() -> None:
     lexicon = small()
     assert lexicon.units("教研员今年忙什么", ("教研室", "基教科")) == ["教研室"]
