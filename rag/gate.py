@@ -378,16 +378,21 @@ def definition_missing(question: str, text: str) -> bool:
     return term in text and not re.search(re.escape(term) + r"[”\"]?[^，,。；;]{0,4}?" + _EXPLAINED, text)
 
 
-def best_sentences(hit: TaskHit, terms: Sequence[Term]) -> list[str]:
+def best_sentences(hit: TaskHit, terms: Sequence[Term], title: str = "") -> list[str]:
     """Where an answer would be read: the task's retrieved sentences (normalised) that say the most of the
-    question's words, and among those the best retrieved, plus any that say as much (ties)."""
-    scored = [(soft_coverage(terms, normalize(h.text)), normalize(h.text)) for h in hit.hits]
+    question's words, each read under the task's ``title`` (a sentence details what its title names: the title
+    家校社协同育人 and the sentence “五位一体”育人格局 answer 家校社协同育人是几位一体 together), and among those the
+    best retrieved, plus any that say as much (ties)."""
+    heading = normalize(title)
+    scored = [(soft_coverage(terms, f"{heading} {normalize(h.text)}"), normalize(h.text)) for h in hit.hits]
     best = max((c for c, _ in scored), default=0.0)
     tied = [text for c, text in scored if c == best]
     return tied if best > 0 else tied[:1]
 
 
-def detail_missing(question: str, hit: TaskHit, terms: Sequence[Term], intent: Intent = Intent.FACT) -> bool:
+def detail_missing(
+    question: str, hit: TaskHit, terms: Sequence[Term], intent: Intent = Intent.FACT, title: str = ""
+) -> bool:
     """Does the question ask for a detail that the task's best-matching sentence does not state? A quantity
     asked in a measure (多少分钟, 几节课, how many minutes) must be stated in that measure; a term asked to be
     explained must be explained."""
@@ -396,7 +401,7 @@ def detail_missing(question: str, hit: TaskHit, terms: Sequence[Term], intent: I
     kinds = asked_details(question, intent)
     if not kinds:
         return False
-    sentences = best_sentences(hit, terms)
+    sentences = best_sentences(hit, terms, title)
     for kind in kinds:
         stated = DETAILS[kind][1]
         if stated is None or not any(stated.search(s) for s in sentences):
@@ -419,10 +424,10 @@ _MEASURES = {
 }  # fmt: skip
 
 
-# 租金是多少 / 服务费标准是多少 / 还有奖金吗,给多少: an amount of money asked without a measure word is stated in 元.
-_MONEY_ASKED = re.compile(
-    r"(钱|费|租金|工资|薪|补助|补贴|奖金|奖励|价|金额|经费|资金|学金)[^。？?]{0,8}?多少(?!人|名|所|个)"
-)
+# 租金是多少 / 服务费标准是多少 / 还有奖金吗,给多少 / 有多少经费: an amount of money asked without a measure word
+# is stated in 元.
+_MONEY = "钱|费|租金|工资|薪|补助|补贴|奖金|奖励|价|金额|经费|资金|学金"
+_MONEY_ASKED = re.compile(rf"({_MONEY})[^。？?]{{0,8}}?多少(?!人|名|所|个)|多少({_MONEY})")
 
 
 def _priced(question: str, terms: Sequence[Term]) -> Term | None:
@@ -430,9 +435,10 @@ def _priced(question: str, terms: Sequence[Term]) -> Term | None:
     给多少): a sum the plan states for something else (购房补贴 …万元) does not answer it. None when the question
     names no such thing (要交多少钱)."""
     m = _MONEY_ASKED.search(question)
-    if m is None or m.group(1) == "钱":
+    asked = m and (m.group(1) or m.group(2))
+    if not asked or asked == "钱":
         return None
-    return next((t for t in terms if m.group(1) in t.word), None)
+    return next((t for t in terms if asked in t.word), None)
 
 
 def _measure(question: str) -> re.Pattern[str] | None:
@@ -473,7 +479,7 @@ def signals(query: Query, plan: Plan, retrieval: Retrieval, terms: Sequence[Term
         keyword_coverage=round(coverage(words, text), 4),
         soft_coverage=round(soft_coverage(terms, text), 4),
         latin_share=round(latin_share(query.normalized), 4),
-        detail_missing=detail_missing(query.normalized, top, terms, query.intent),
+        detail_missing=detail_missing(query.normalized, top, terms, query.intent, indexed_task(plan, top.task).title),
         year_missing=year_missing(query.normalized, plan),
         top_share=round(sum(of_top for _, of_top in best) / len(best), 4),
     )

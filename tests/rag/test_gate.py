@@ -255,3 +255,17 @@ def test_a_runner_up_that_says_the_question_goes_before_a_best_task_that_says_no
     assert saying_the_question_first(deeper, terms, plan) is deeper  # only the next two are looked at
     said = Retrieval([TaskHit(12, 0.06, ()), TaskHit(29, 0.05, ())])
     assert saying_the_question_first(said, terms, plan) is said
+
+
+def test_a_sentence_is_read_under_its_tasks_title() -> None:
+    """The title names the topic and a later sentence states the detail: together they answer."""
+    from index.model import Hit, TaskHit
+    from rag.gate import Term, detail_missing
+
+    title = "全面推进中小学劳动教育"
+    hit = TaskHit(1, 1.0, (Hit(1, 0, title + "。", 1.0), Hit(1, 1, "建设3个劳动实践基地。", 0.9)))
+    terms = tuple(Term(w, (w,)) for w in ("中小学", "劳动教育", "基地"))
+    assert not detail_missing("中小学劳动教育要建几个基地?", hit, terms, Intent.FACT, title)
+    assert detail_missing("中小学劳动教育要建几个基地?", hit, terms, Intent.FACT)  # the title alone says the most
+    money = tuple(Term(w, (w,)) for w in ("中小学", "劳动教育", "经费"))
+    assert detail_missing("中小学劳动教育有多少经费?", hit, money, Intent.FACT, title)  # a sum is stated in 元
