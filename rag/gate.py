@@ -41,9 +41,9 @@ from rag.types import Decision, Evidence, Intent, Language, Query, Signals
 
 GATE_MODEL = Path(__file__).with_name("gate.json")
 
-# Interrogatives jieba keeps whole ("第几", "几个", "第几届", "多少钱"): they ask, they are not what is asked about,
-# so they must not count against the plan's coverage of the question ("普法工作是第几个五年普法?").
-ASKING = re.compile(r"^(?:第?几|多少)")
+# Interrogatives jieba keeps whole ("第几", "几个", "第几届", "多少钱", "哪几个"): they ask, they are not what is
+# asked about, so they must not count against the plan's coverage of the question ("普法工作是第几个五年普法?").
+ASKING = re.compile(r"^(?:第?几|多少|哪几)")
 _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _CJK_ONLY = re.compile(r"[\u4e00-\u9fff]+")
@@ -66,10 +66,10 @@ RUNNER_UP_DEPTH = 3
 # (asked, stated). A question asking for one is covered only where the sentence that matches it states it.
 _NUMBER = re.compile(r"[0-9]|[一二两三四五六七八九十百千万]+(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|%)")
 DETAILS: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None]] = {
-    # 多少 / 几个 / 几所 / 百分之几 / how many (not 多建几所, "a few more")
+    # 多少 / 几个 / 几所 / 百分之几 / how many (not 多建几所, "a few more"; not 哪几个, which asks which ones)
     "quantity": (
         re.compile(
-            r"多少|(?<!第)(?<!多.)几(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|万|千|百|节|分)|百分之几"
+            r"多少|(?<!第)(?<!多.)(?<!哪)几(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|万|千|百|节|分)|百分之几"
             r"|\bhow (?:many|much)\b|\bwhat (?:share|percentage|proportion|ratio)\b",
             re.I,
         ),
@@ -108,9 +108,9 @@ DETAILS: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None]] = {
         ),
         None,
     ),
-    # 在哪 / 哪家医院 / 几楼 / 电话 / where
+    # 在哪 / 哪家医院 / 几楼 / 电话 / where (在哪几个区 / 在哪些学校 ask which ones: names)
     "place": (
-        re.compile(r"在哪|哪里|哪儿|哪家|几楼|地址|电话|联系方式|\bwhere\b|\bphone number\b", re.I),
+        re.compile(r"在哪(?![几些])|哪里|哪儿|哪家|几楼|地址|电话|联系方式|\bwhere\b|\bphone number\b", re.I),
         None,
     ),
     # 怎么申请 / 流程是什么 / 要准备哪些材料 — a procedure for one person; plans set tasks, not procedures

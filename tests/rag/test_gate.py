@@ -269,3 +269,13 @@ def test_a_sentence_is_read_under_its_tasks_title() -> None:
     assert detail_missing("中小学劳动教育要建几个基地?", hit, terms, Intent.FACT)  # the title alone says the most
     money = tuple(Term(w, (w,)) for w in ("中小学", "劳动教育", "经费"))
     assert detail_missing("中小学劳动教育有多少经费?", hit, money, Intent.FACT, title)  # a sum is stated in 元
+
+
+def test_which_ones_asks_for_names_not_a_number_or_a_place(service) -> None:  # type: ignore[no-untyped-def]
+    """哪几个区 asks which ones: a list of names answers it, with no count and no address."""
+    from rag.gate import asked_details
+
+    assert asked_details("在哪几个区试点?") == ("names",)
+    assert asked_details("在哪里体检?") == ("place",) and asked_details("有几个区试点?") == ("quantity",)
+    a = answer(service, "“县管校聘”改革放在哪几个区县?")
+    assert a.found and a.citations[0].task == 26 and "安源区、湘东区、芦溪县、经开区" in a.text
