@@ -63,6 +63,11 @@ def test_which_edition_is_an_ordinal_the_plan_states_not_a_date(service) -> None
     assert not missing.found and missing.evidence is not None and missing.evidence.signals.detail_missing
 
 
+def test_quotes_in_the_question_are_nested_when_the_refusal_quotes_it(service) -> None:  # type: ignore[no-untyped-def]
+    a = answer(service, "“县管校聘”改革的名额是几月份公布")
+    assert not a.found and "没有写明“‘县管校聘’改革的名额是几月份公布”" in a.text
+
+
 def test_a_year_the_plan_never_mentions_is_refused(service) -> None:  # type: ignore[no-untyped-def]
     a = answer(service, "2019年课后服务是怎么安排的?")
     assert not a.found and a.evidence is not None and a.evidence.signals.year_missing
