@@ -43,7 +43,7 @@ GATE_MODEL = Path(__file__).with_name("gate.json")
 
 # Interrogatives jieba keeps whole ("第几", "几个", "第几届", "多少钱", "哪几个"): they ask, they are not what is
 # asked about, so they must not count against the plan's coverage of the question ("普法工作是第几个五年普法?").
-ASKING = re.compile(r"^(?:第?几|多少|哪几)")
+ASKING = re.compile(r"^(?:第?几|多少|哪几|多久|多长)")
 _LATIN = re.compile(r"[a-z]", re.IGNORECASE)
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _CJK_ONLY = re.compile(r"[\u4e00-\u9fff]+")
@@ -70,7 +70,7 @@ DETAILS: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None]] = {
     "quantity": (
         re.compile(
             r"多少|(?<!第)(?<!多.)(?<!哪)几(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|万|千|百|节|分)|百分之几"
-            r"|\bhow (?:many|much)\b|\bwhat (?:share|percentage|proportion|ratio)\b",
+            r"|多久|多长时间|\bhow (?:many|much|long)\b|\bwhat (?:share|percentage|proportion|ratio)\b",
             re.I,
         ),
         _NUMBER,
@@ -413,14 +413,18 @@ def detail_missing(
     return not any(measure.search(s) and (priced is None or priced.found_in(s)) for s in sentences)
 
 
-# 多少分钟 / 几节课 / 多少钱 / how many minutes: the measure a stated number must carry.
+# 多少分钟 / 几节课 / 多少钱 / how many minutes / 多久: the measure a stated number must carry.
 _MEASURE_ASKED = re.compile(
-    r"(?:多少|(?<!第)几)(分钟|小时|节|元|块钱|钱|万元|人|名|所|个)|\bhow (?:many|much) (\w+)", re.I
+    r"(?:多少|(?<!第)几)(分钟|小时|节|元|块钱|钱|万元|人|名|所|个)|\bhow (?:many|much) (\w+)"
+    r"|(多久|多长时间|\bhow long\b)",
+    re.I,
 )
+_DURATION = "分钟|小时|天|周|个月|月|年|学时|课时"  # 多久 / how long: a length of time
 _MEASURES = {
     "分钟": "分钟", "小时": "小时", "节": "节", "元": "元", "块钱": "元", "钱": "元", "万元": "元", "人": "人|名",
     "名": "名|人", "所": "所", "个": "个", "minutes": "分钟", "hours": "小时", "money": "元", "yuan": "元",
     "people": "人|名", "students": "人|名", "teachers": "人|名", "schools": "所",
+    "多久": _DURATION, "多长时间": _DURATION, "how long": _DURATION,
 }  # fmt: skip
 
 
@@ -443,7 +447,7 @@ def _priced(question: str, terms: Sequence[Term]) -> Term | None:
 
 def _measure(question: str) -> re.Pattern[str] | None:
     m = _MEASURE_ASKED.search(question)
-    unit = _MEASURES.get((m.group(1) or m.group(2) or "").lower()) if m else None
+    unit = _MEASURES.get((m.group(1) or m.group(2) or m.group(3) or "").lower()) if m else None
     if unit is None and _MONEY_ASKED.search(question):
         unit = "元"
     return re.compile(rf"[0-9一二两三四五六七八九十百千万亿.]+(?:{unit})") if unit else None

@@ -68,6 +68,15 @@ def test_quotes_in_the_question_are_nested_when_the_refusal_quotes_it(service) -
     assert not a.found and "没有写明“‘县管校聘’改革的名额是几月份公布”" in a.text
 
 
+def test_how_long_asks_a_length_of_time(service) -> None:  # type: ignore[no-untyped-def]
+    """多久 / how long is answered only by a number of minutes, hours, days…: a plan that sets up the service and
+    states no length does not say it."""
+    for question in ("How long is the after-school service each day?", "课后服务每天要搞多长时间?"):
+        a = answer(service, question)
+        assert not a.found and a.evidence is not None and a.evidence.signals.detail_missing, question
+        assert 12 in [s.task for s in a.suggestions]
+
+
 def test_a_year_the_plan_never_mentions_is_refused(service) -> None:  # type: ignore[no-untyped-def]
     a = answer(service, "2019年课后服务是怎么安排的?")
     assert not a.found and a.evidence is not None and a.evidence.signals.year_missing
