@@ -93,7 +93,11 @@ DETAILS: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None]] = {
     ),
     # 什么时候 / 几号 / 哪天 / when
     "time": (
-        re.compile(r"什么时候|几时|何时|几号|哪天|哪一天|几月|几点|哪一?年|日期|\bwhen\b|\bwhat (?:date|time)\b", re.I),
+        re.compile(
+            r"什么时候|几时|何时|几号|哪天|哪一天|哪几(?:天|日|号|月|年)|几月|几点|哪一?年|日期"
+            r"|\bwhen\b|\bwhat (?:date|time)\b",
+            re.I,
+        ),
         re.compile(
             r"[0-9]+月|[0-9]+日|[一二三四五六七八九十]+月|月底|年底|年内|年初|上半年|下半年|春季|秋季|寒假|暑假"
         ),
@@ -128,7 +132,7 @@ _NAMED_PERSON = re.compile(r"(?:^|[，,。；;？?!！\s])([\u4e00-\u9fff]{2,3})
 _NOT_A_NAME = re.compile(r"单位|部门|科|室|处|股|局|委|办|中心|院|校|牵头|负责|领导|长|人|这|那|哪|事|个|活")
 # In a who-question (which asks for a unit, and every task states its units) "几个" and "哪里" are not asked for:
 # "被几个大孩子欺负，谁管" / "归哪里管". A date, a procedure, a person, an address still are.
-_WHO_PLACE = re.compile(r"在哪|几楼|地址|电话|联系方式|\bwhere\b|\bphone number\b", re.I)
+_WHO_PLACE = re.compile(r"在哪(?![几些])|几楼|地址|电话|联系方式|\bwhere\b|\bphone number\b", re.I)
 # “三化”是哪三化 / “三个百分之百”具体是指哪三个: asks what a term in quotes stands for. A plan that only names it
 # (持续抓好基层党建“三化”建设) does not say; one that explains it writes the term then 即 / ： / （ / 包括 / 是指.
 _DEFINITION_ASKED = re.compile(
@@ -380,11 +384,17 @@ def definition_missing(question: str, text: str) -> bool:
 
 def best_sentences(hit: TaskHit, terms: Sequence[Term], title: str = "") -> list[str]:
     """Where an answer would be read: the task's retrieved sentences (normalised) that say the most of the
-    question's words, each read under the task's ``title`` (a sentence details what its title names: the title
-    家校社协同育人 and the sentence “五位一体”育人格局 answer 家校社协同育人是几位一体 together), and among those the
-    best retrieved, plus any that say as much (ties)."""
+    question's words, and among those the best retrieved, plus any that say as much (ties). A sentence that says
+    one of the words itself is read under the task's ``title`` (a sentence details what its title names: the title
+    家校社协同育人 and the sentence “五位一体”育人格局 answer 家校社协同育人是几位一体 together); one that says none
+    is not lifted by the title (a year in it does not answer 劳动教育覆盖率是百分之几)."""
     heading = normalize(title)
-    scored = [(soft_coverage(terms, f"{heading} {normalize(h.text)}"), normalize(h.text)) for h in hit.hits]
+
+    def said(text: str) -> float:
+        own = soft_coverage(terms, text)
+        return soft_coverage(terms, f"{heading} {text}") if own > 0 else own
+
+    scored = [(said(normalize(h.text)), normalize(h.text)) for h in hit.hits]
     best = max((c for c, _ in scored), default=0.0)
     tied = [text for c, text in scored if c == best]
     return tied if best > 0 else tied[:1]
@@ -415,23 +425,27 @@ def detail_missing(
 
 # 多少分钟 / 几节课 / 多少钱 / how many minutes / 多久: the measure a stated number must carry.
 _MEASURE_ASKED = re.compile(
-    r"(?:多少|(?<!第)几)(分钟|小时|节|元|块钱|钱|万元|人|名|所|个)|\bhow (?:many|much) (\w+)"
+    r"(?:多少|(?<!第)(?<!哪)(?<!多.)几)(分钟|小时|节|元|块钱|钱|万元|人|名|所|个)|\bhow (?:many|much) (\w+)"
     r"|(多久|多长时间|\bhow long\b)",
     re.I,
 )
-_DURATION = "分钟|小时|天|周|个月|月|年|学时|课时"  # 多久 / how long: a length of time
+# 多久 / how long: a length of time — 3个月, 两周, 40分钟, 三年 — never a date or an ordinal (2021年, 9月, 第三年,
+# 100周年, 三年级).
+_DURATION = re.compile(
+    r"(?<![0-9第])(?:[0-9]{1,3}(?:\.[0-9]+)?|[一二两三四五六七八九十百半]+)(?:个月|分钟|小时|天|周(?!年)|学时|课时|年(?![度级]))"
+)
 _MEASURES = {
     "分钟": "分钟", "小时": "小时", "节": "节", "元": "元", "块钱": "元", "钱": "元", "万元": "元", "人": "人|名",
     "名": "名|人", "所": "所", "个": "个", "minutes": "分钟", "hours": "小时", "money": "元", "yuan": "元",
     "people": "人|名", "students": "人|名", "teachers": "人|名", "schools": "所",
-    "多久": _DURATION, "多长时间": _DURATION, "how long": _DURATION,
 }  # fmt: skip
 
 
 # 租金是多少 / 服务费标准是多少 / 还有奖金吗,给多少 / 有多少经费: an amount of money asked without a measure word
 # is stated in 元.
 _MONEY = "钱|费|租金|工资|薪|补助|补贴|奖金|奖励|价|金额|经费|资金|学金"
-_MONEY_ASKED = re.compile(rf"({_MONEY})[^。？?]{{0,8}}?多少(?!人|名|所|个)|多少({_MONEY})")
+_MONEY_AFTER = "钱|费用|租金|工资|补助|补贴|奖金|经费|资金|学费"  # 多少经费 (not 多少奖励分, 多少价位)
+_MONEY_ASKED = re.compile(rf"({_MONEY})[^。？?]{{0,8}}?多少(?!人|名|所|个)|多少({_MONEY_AFTER})")
 
 
 def _priced(question: str, terms: Sequence[Term]) -> Term | None:
@@ -439,7 +453,7 @@ def _priced(question: str, terms: Sequence[Term]) -> Term | None:
     给多少): a sum the plan states for something else (购房补贴 …万元) does not answer it. None when the question
     names no such thing (要交多少钱)."""
     m = _MONEY_ASKED.search(question)
-    asked = m and (m.group(1) or m.group(2))
+    asked = (m.group(1) or m.group(2)) if m else None
     if not asked or asked == "钱":
         return None
     return next((t for t in terms if asked in t.word), None)
@@ -447,7 +461,9 @@ def _priced(question: str, terms: Sequence[Term]) -> Term | None:
 
 def _measure(question: str) -> re.Pattern[str] | None:
     m = _MEASURE_ASKED.search(question)
-    unit = _MEASURES.get((m.group(1) or m.group(2) or m.group(3) or "").lower()) if m else None
+    if m and m.group(3):
+        return _DURATION
+    unit = _MEASURES.get((m.group(1) or m.group(2) or "").lower()) if m else None
     if unit is None and _MONEY_ASKED.search(question):
         unit = "元"
     return re.compile(rf"[0-9一二两三四五六七八九十百千万亿.]+(?:{unit})") if unit else None

@@ -35,10 +35,17 @@ def test_who_supports_names_the_supporting_units_and_who_leads_the_lead(ask) -> 
 
 def test_tasks_offered_for_a_near_miss_are_addressed_by_section_and_number(ask) -> None:
     """A plan numbered per section: the offered task carries its ref ("2-3") and label, as a citation would."""
-    a = ask("yunling-health-2023", "家庭医生签约服务每年多少钱?")
+    a = ask("yunling-health-2023", "疫苗接种点在哪?")
     assert not a.found and not a.citations
-    assert [(s.ref, s.label) for s in a.suggestions][:1] == [("2-3", "第二部分第3项")]
-    assert "相关的可能是：第二部分第3项“夯实基层医疗卫生服务网底”" in a.text
+    assert [(s.ref, s.label) for s in a.suggestions][:1] == [("3-2", "第三部分第2项")]
+    assert "相关的可能是：第三部分第2项“加强重大疾病防控”" in a.text
+
+
+def test_which_edition_is_an_ordinal_the_plan_states_not_a_date(ask) -> None:
+    """哪一届 asks which one (第十三届), not when: the plan states it, so the answer quotes the sentence that does."""
+    a = ask("qingshan-edu-2023", "中小学生艺术展演是哪一届?")
+    assert a.found and [c.ref for c in a.citations] == ["7"] and "第十三届中小学生艺术展演" in a.text
+    assert a.evidence is not None and not a.evidence.signals.detail_missing
 
 
 def test_several_leads_are_each_marked(ask) -> None:
