@@ -16,6 +16,7 @@ from rag.service import Reply
 from rag.types import Citation, Comparison, Evidence, Signals, Suggestion
 
 _REF = '"12", or "3-2" (section 3, task 2) in a plan numbered per section'  # how a task is addressed (Task.ref)
+_LABEL = "how answers name the task: 第12项, 第三部分第2项"  # Task.label
 
 
 class AskRequest(BaseModel):
@@ -65,7 +66,7 @@ def plan_body(m: PlanMeta) -> dict[str, Any]:
 class CitationOut(BaseModel):
     task: int = Field(description="The task's key: its number, in a plan numbered continuously")
     ref: str = Field("", description=_REF)
-    label: str = Field("", description="How answers name it: 第12项, 第三部分第2项")
+    label: str = Field("", description=_LABEL)
     section: str
     title: str
     excerpt: str
@@ -168,7 +169,7 @@ class SuggestionOut(BaseModel):
     task: int
     title: str
     lead_unit: str | None
-    label: str = Field("", description="how answers name the task: 第12项, 第三部分第2项")
+    label: str = Field("", description=_LABEL)
     ref: str = Field("", description=_REF)
 
     @classmethod
@@ -236,7 +237,7 @@ class TaskOut(BaseModel):
     number: int
     key: int = Field(description="Unique in the plan: the number, in a plan numbered continuously (/tasks/{key})")
     ref: str = Field(description=_REF)
-    label: str = Field(description="第12项, 第三部分第2项")
+    label: str = Field(description=_LABEL)
     section: int
     section_title: str
     title: str

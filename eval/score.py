@@ -87,7 +87,7 @@ def score_one(q: GoldQuestion, p: Prediction) -> Outcome:
         fields["hit1"] = float(rank == 0)
         fields["hit3"] = float(rank is not None and rank < 3)
         fields["rr"] = 1.0 / (rank + 1) if rank is not None else 0.0
-        first = (tasks or [str(t) for t in p.offered])[:1]
+        first = (tasks or list(p.offered))[:1]
         fields["shown1"] = float(bool(first) and first[0] in gold)
         ok = rank == 0
     if q.kind in (Kind.WHO, Kind.FACT, Kind.ROUNDUP) and tasks:

@@ -28,6 +28,7 @@ from rag.gate import (
 )
 from rag.lexicon import DEFAULT_DOMAINS, load_lexicon
 from rag.limits import MAX_SUGGESTIONS, TOP_K
+from rag.present import quoted
 from rag.query import analyze, asked_tasks
 from rag.retrieve import RetrievalConfig
 from rag.roundup import roundup_tasks
@@ -361,19 +362,13 @@ def _quotable(query: Query) -> bool:
 def _not_covered(
     plan: Plan, query: Query, evidence: Evidence | None = None, suggestions: tuple[Suggestion, ...] = ()
 ) -> Answer:
-    about = f"“{_nested(query.topic)}”" if _quotable(query) else "这个问题"
+    about = quoted(query.topic) if _quotable(query) else "这个问题"
     name = f"《{plan.title}》" if plan.title else "本工作计划"
     if suggestions:
         text = f"抱歉，{name}中没有写明{about}。相关的可能是：{_offered(suggestions)}。"
     else:
         text = f"抱歉，{name}中没有关于{about}的内容，无法回答。可以问计划中的任务和责任单位，例如“谁负责近视防控？”。"
     return Answer(query.text, text, False, Intent.OUT_OF_SCOPE, evidence=evidence, suggestions=suggestions)
-
-
-def _nested(words: str) -> str:
-    """The teacher's words, to be quoted: quotation marks inside them become single (‘双减’), as Chinese nests
-    quotes. (The plan's own text is never changed: titles and excerpts are quoted verbatim.)"""
-    return words.replace("“", "‘").replace("”", "’").replace('"', "'")
 
 
 def _offered(suggestions: tuple[Suggestion, ...]) -> str:

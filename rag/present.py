@@ -13,6 +13,12 @@ from rag.types import Answer, Citation, Intent
 _PIECE_END = re.compile(r"(?<=[。！？!?；\n])|(?<=原文：)")
 
 
+def quoted(words: str) -> str:
+    """A teacher's words in quotation marks, the marks inside them made single (“‘双减’怎么搞”), as Chinese nests
+    quotes. Only for what the teacher wrote: the plan's titles and excerpts are quoted verbatim."""
+    return "“" + words.replace("“", "‘").replace("”", "’").replace('"', "'") + "”"
+
+
 def mark(citation: Citation) -> str:
     """【第8项】, or 【第三部分第2项】 in a plan numbered per section."""
     return f"【{citation.label or f'第{citation.task}项'}】"

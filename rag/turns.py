@@ -13,6 +13,7 @@ from index.model import Plan
 from rag.answer import lead_answer, original_answer
 from rag.followup import resolve
 from rag.limits import MAX_TOP_K
+from rag.present import quoted
 from rag.query import analyze
 from rag.types import Answer, FollowUp, Intent, Turn
 
@@ -48,7 +49,7 @@ def _more(plan: Plan, compose: Compose, previous: Turn, question: str, top_k: in
     wider = compose(previous.base, MAX_TOP_K)
     new = [c for c in wider.citations if c.task not in previous.shown][:top_k]
     if not new:
-        text = f"计划中与“{previous.topic or previous.base}”相关的任务已全部列出，没有更多了。"
+        text = f"计划中与{quoted(previous.topic or previous.base)}相关的任务已全部列出，没有更多了。"
         return Answer(question, text, False, previous.asks)
     lines = [f"其他相关任务（{previous.topic or previous.base}）："]
     for c in new:

@@ -186,7 +186,7 @@ def main(args: argparse.Namespace, settings: Any) -> int:
                 runs.append(_ask(ENDURANCE, unseen_bodies, connections=64, duration=args.endurance))
             loads += _loads(one, "planqa", runs, args)
             results["planqa"]["peak_rss_mib"] = one.peak_rss_mib()
-            results["planqa"]["private_mib"] = one.private_mib()
+            results["planqa"]["anon_mib"] = one.anon_mib()
         finally:
             one.stop()
 

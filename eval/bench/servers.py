@@ -40,7 +40,7 @@ class Server:
     log: Path
     workers: int = 1
     peak: dict[int, int] = field(default_factory=dict)  # VmHWM (KiB) of every process seen
-    private: dict[int, int] = field(default_factory=dict)  # the largest RssAnon (KiB) sampled of every process
+    anon: dict[int, int] = field(default_factory=dict)  # the largest RssAnon (KiB) sampled of every process
 
     def pids(self) -> list[int]:
         """The server's processes: the one started and its children (uvicorn's workers)."""
@@ -65,20 +65,20 @@ class Server:
                 self.peak[pid] = max(self.peak.get(pid, 0), kib)
             anon = _status_kib(pid, "RssAnon")
             if anon:
-                self.private[pid] = max(self.private.get(pid, 0), anon)
+                self.anon[pid] = max(self.anon.get(pid, 0), anon)
 
     def peak_rss_mib(self) -> float | None:
         """The largest peak resident size of one answering process, MiB."""
         self.sample_memory()
         return round(max(self.peak.values()) / 1024, 1) if self.peak else None
 
-    def private_mib(self) -> float | None:
+    def anon_mib(self) -> float | None:
         """The largest anonymous resident size sampled of one answering process, MiB: the memory the worker
         allocates itself. The rest of its RSS is the model and libraries mapped from their files — shared between
         workers, reclaimable, and larger right after an install, while those files' pages are cached in large
         blocks (a fresh clone measured 30 MiB more, all of it file-backed, until the page cache was dropped)."""
         self.sample_memory()
-        return round(max(self.private.values()) / 1024, 1) if self.private else None
+        return round(max(self.anon.values()) / 1024, 1) if self.anon else None
 
     def stop(self) -> None:
         self.sample_memory()

@@ -127,7 +127,7 @@ def markdown(meta: dict[str, Any], r: dict[str, Any], targets: dict[str, float])
         "peak RSS per worker",
         f"≤ {t['rss_mib_per_worker']:.0f} MiB",
         f"{_n(p.get('peak_rss_mib'))} MiB",
-        f"private (anonymous) {_n(p.get('private_mib'))} MiB, the rest mapped from the model's and libraries' files; "
+        f"anonymous {_n(p.get('anon_mib'))} MiB, the rest mapped from the model's and libraries' files; "
         f"{workers} workers: {_n(p.get('peak_rss_mib_workers'))} MiB each at most; "
         f"bare FastAPI {_n(bare.get('peak_rss_mib'))} MiB",
         ok(p.get("peak_rss_mib"), t["rss_mib_per_worker"], above=False),
