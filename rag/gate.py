@@ -65,6 +65,10 @@ RUNNER_UP_DEPTH = 3
 # What a question may ask for that a plan states only sometimes (numbers, dates) or never (people, places):
 # (asked, stated). A question asking for one is covered only where the sentence that matches it states it.
 _NUMBER = re.compile(r"[0-9]|[一二两三四五六七八九十百千万]+(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|%)")
+# What a proper name of a place or a body ends with: a list of names is two of them in a row (安源区、湘东区), not a
+# list of kinds (示范区、示范基地).
+_NAMED = "区|县|市|镇|乡|学校|中学|小学|幼儿园|学院|大学|医院"
+_NAME_PART = "(?:(?![和与及等的])[\u4e00-\u9fff])"  # a character of one name: 和 / 及 join two
 DETAILS: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None]] = {
     # 多少 / 几个 / 几所 / 百分之几 / how many (not 多建几所, "a few more"; not 哪几个, which asks which ones)
     "quantity": (
@@ -82,7 +86,7 @@ DETAILS: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None]] = {
             r"|\bwhich (?:ones|schools|kindergartens)\b",
             re.I,
         ),
-        re.compile(r"[\u4e00-\u9fff]{2,8}(?:区|县|市|学校|中学|小学|幼儿园|学院)、[\u4e00-\u9fff]{2,8}"),
+        re.compile(rf"{_NAME_PART}{{2,8}}(?:{_NAMED})、{_NAME_PART}{{1,8}}(?:{_NAMED})"),
     ),
     # 第几届 / 哪一届 / which edition — an ordinal, stated as 第24届 (not a date: 哪一届 asks which, not when)
     "ordinal": (

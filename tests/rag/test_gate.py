@@ -301,3 +301,6 @@ def test_which_ones_asks_for_names_not_a_number_or_a_place() -> None:
     terms = (Term("教师管理改革", ("教师管理改革",)),)
     assert not detail_missing("教师管理改革在哪几个区县推?", hit, terms)
     assert detail_missing("教师管理改革有几个区县?", hit, terms)  # a count, which the list does not state
+    kinds = TaskHit(2, 1.0, (Hit(2, 1, "遴选一批绿色校园示范区、示范基地和示范学校。", 1.0),))
+    green = (Term("绿色校园", ("绿色校园",)), Term("示范", ("示范",)))
+    assert detail_missing("哪几所学校是绿色校园示范校?", kinds, green)  # kinds of place, not names
