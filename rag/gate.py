@@ -64,6 +64,10 @@ RUNNER_UP_DEPTH = 3
 
 # What a question may ask for that a plan states only sometimes (numbers, dates) or never (people, places):
 # (asked, stated). A question asking for one is covered only where the sentence that matches it states it.
+# 几 asking a count: not 第几 (an ordinal), 多建几所 ("a few more") or 哪几个 (which ones).
+_HOW_MANY = "(?<!第)(?<!多.)(?<!哪)几"
+# Where a thing is: an address, a floor, a phone number (在哪几个区 / 在哪些学校 ask which ones: names).
+_WHERE = r"在哪(?![几些])|几楼|地址|电话|联系方式|\bwhere\b|\bphone number\b"
 _NUMBER = re.compile(r"[0-9]|[一二两三四五六七八九十百千万]+(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|%)")
 # What a proper name of a place or a body ends with: a list of names is two of them in a row (安源区、湘东区), not a
 # list of kinds (示范区、示范基地).
@@ -73,7 +77,7 @@ DETAILS: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None]] = {
     # 多少 / 几个 / 几所 / 百分之几 / how many (not 多建几所, "a few more"; not 哪几个, which asks which ones)
     "quantity": (
         re.compile(
-            r"多少|(?<!第)(?<!多.)(?<!哪)几(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|万|千|百|节|分)|百分之几"
+            rf"多少|{_HOW_MANY}(?:个|所|项|名|届|年|次|期|倍|天|位|家|成|类|批|万|千|百|节|分)|百分之几"
             r"|多久|多长时间|\bhow (?:many|much|long)\b|\bwhat (?:share|percentage|proportion|ratio)\b",
             re.I,
         ),
@@ -116,9 +120,9 @@ DETAILS: dict[str, tuple[re.Pattern[str], re.Pattern[str] | None]] = {
         ),
         None,
     ),
-    # 在哪 / 哪家医院 / 几楼 / 电话 / where (在哪几个区 / 在哪些学校 ask which ones: names)
+    # 在哪 / 哪里 / 哪家医院 / 几楼 / 电话 / where
     "place": (
-        re.compile(r"在哪(?![几些])|哪里|哪儿|哪家|几楼|地址|电话|联系方式|\bwhere\b|\bphone number\b", re.I),
+        re.compile(rf"哪里|哪儿|哪家|{_WHERE}", re.I),
         None,
     ),
     # 怎么申请 / 流程是什么 / 要准备哪些材料 — a procedure for one person; plans set tasks, not procedures
@@ -136,7 +140,7 @@ _NAMED_PERSON = re.compile(r"(?:^|[，,。；;？?!！\s])([\u4e00-\u9fff]{2,3})
 _NOT_A_NAME = re.compile(r"单位|部门|科|室|处|股|局|委|办|中心|院|校|牵头|负责|领导|长|人|这|那|哪|事|个|活")
 # In a who-question (which asks for a unit, and every task states its units) "几个" and "哪里" are not asked for:
 # "被几个大孩子欺负，谁管" / "归哪里管". A date, a procedure, a person, an address still are.
-_WHO_PLACE = re.compile(r"在哪(?![几些])|几楼|地址|电话|联系方式|\bwhere\b|\bphone number\b", re.I)
+_WHO_PLACE = re.compile(_WHERE, re.I)
 # “三化”是哪三化 / “三个百分之百”具体是指哪三个: asks what a term in quotes stands for. A plan that only names it
 # (持续抓好基层党建“三化”建设) does not say; one that explains it writes the term then 即 / ： / （ / 包括 / 是指.
 _DEFINITION_ASKED = re.compile(
@@ -398,7 +402,8 @@ def best_sentences(hit: TaskHit, terms: Sequence[Term], title: str = "") -> list
         own = soft_coverage(terms, text)
         return soft_coverage(terms, f"{heading} {text}") if own > 0 else own
 
-    scored = [(said(normalize(h.text)), normalize(h.text)) for h in hit.hits]
+    texts = [normalize(h.text) for h in hit.hits]
+    scored = [(said(text), text) for text in texts]
     best = max((c for c, _ in scored), default=0.0)
     tied = [text for c, text in scored if c == best]
     return tied if best > 0 else tied[:1]
@@ -429,7 +434,7 @@ def detail_missing(
 
 # 多少分钟 / 几节课 / 多少钱 / how many minutes / 多久: the measure a stated number must carry.
 _MEASURE_ASKED = re.compile(
-    r"(?:多少|(?<!第)(?<!哪)(?<!多.)几)(分钟|小时|节|元|块钱|钱|万元|人|名|所|个)|\bhow (?:many|much) (\w+)"
+    rf"(?:多少|{_HOW_MANY})(分钟|小时|节|元|块钱|钱|万元|人|名|所|个)|\bhow (?:many|much) (\w+)"
     r"|(多久|多长时间|\bhow long\b)",
     re.I,
 )
@@ -492,7 +497,8 @@ def signals(query: Query, plan: Plan, retrieval: Retrieval, terms: Sequence[Term
     if not retrieval.hits:
         return None
     top = retrieval.hits[0]
-    text = _task_text(plan, top.task)
+    task = indexed_task(plan, top.task)
+    text = normalize(task.text)
     z = retrieval.dense_z(top.similarity)
     others = [retrieval.dense_z(h.similarity) for h in retrieval.hits[1:]]
     fused = sorted(((h.score, i == 0) for i, hit in enumerate(retrieval.hits) for h in hit.hits), key=lambda s: -s[0])
@@ -503,7 +509,7 @@ def signals(query: Query, plan: Plan, retrieval: Retrieval, terms: Sequence[Term
         keyword_coverage=round(coverage(words, text), 4),
         soft_coverage=round(soft_coverage(terms, text), 4),
         latin_share=round(latin_share(query.normalized), 4),
-        detail_missing=detail_missing(query.normalized, top, terms, query.intent, indexed_task(plan, top.task).title),
+        detail_missing=detail_missing(query.normalized, top, terms, query.intent, task.title),
         year_missing=year_missing(query.normalized, plan),
         top_share=round(sum(of_top for _, of_top in best) / len(best), 4),
     )
