@@ -53,29 +53,21 @@ def test_absent_numbers_and_section_are_asked(gold: list[GoldQuestion]) -> None:
     assert any("第五部分" in q.question for q in gold if q.refuse)
 
 
-def test_labels_agree_with_the_plan(gold: list[GoldQuestion], plan: Plan) -> None:
-    """Labels were transcribed by hand from the plan; the parser read the same notes independently."""
-    for q in gold:
-        if q.kind is Kind.WHO and not q.refuse:
-            task = plan.task(q.gold_tasks[0])
-            assert task is not None and list(task.units) == q.gold_units, q.id
-        cited = [t for t in (plan.task(n) for n in q.gold_tasks) if t is not None]
-        for s in q.must_contain:
-            if q.kind is not Kind.SECTION:  # a section's substring is its title
-                assert any(s in t.text for t in cited), f"{q.id}: {s!r} is in none of its gold tasks"
-
-
-@pytest.mark.parametrize("name", ["users.jsonl", "users-dev2.jsonl", "users-val.jsonl", "users-val2.jsonl"])
-def test_users_words_labels_agree_with_the_plan(name: str, plan: Plan) -> None:
-    """The question sets in users' words, labelled by hand from the plan: every gold task exists, a who-question's
-    units are its task's note as the parser reads it, and every required substring is in a gold task."""
+@pytest.mark.parametrize(
+    "name", ["gold.jsonl", "users.jsonl", "users-dev2.jsonl", "users-val.jsonl", "users-val2.jsonl"]
+)
+def test_labels_agree_with_the_plan(name: str, plan: Plan) -> None:
+    """Labels were transcribed by hand from the plan; the parser read the same notes independently: every gold
+    task exists, a who-question's units are its task's note as the parser reads it, and every required substring
+    is in a gold task (a section's substring is its title, not a task's text)."""
     for q in load_gold(DATA / name, "all"):
         cited = [plan.task(n) for n in q.gold_tasks]
         assert all(t is not None for t in cited), f"{q.id}: a gold task the plan does not have"
         if q.kind is Kind.WHO and not q.refuse:
             assert list(cited[0].units) == q.gold_units, q.id  # type: ignore[union-attr]
-        for s in q.must_contain:
-            assert any(s in t.text for t in cited if t is not None), f"{q.id}: {s!r} is in none of its gold tasks"
+        if q.kind is not Kind.SECTION:
+            for s in q.must_contain:
+                assert any(s in t.text for t in cited if t is not None), f"{q.id}: {s!r} is in none of its gold tasks"
 
 
 def test_schema_file_is_current() -> None:
